@@ -1,0 +1,274 @@
+"""Engagements, contract documents, SLA policies, calendars, rate cards and processes.
+
+Every row carries its client and provider organisations as columns: visibility is
+one filter on them, and the data can be sharded by client.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from offload.contracts.lifecycle import Stage
+from offload.core.models import TimeStampedModel
+from offload.tenancy.models import Organisation, User
+
+
+class TenantOwned(TimeStampedModel):
+    client = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    provider = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class Engagement(TenantOwned):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    description = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=[(s.value, s.value.title()) for s in Stage], default=Stage.ASSESS
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["client_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "slug"], name="engagement_slug_per_client")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DocumentKind(models.TextChoices):
+    MSA = "msa", "Master services agreement"
+    SOW = "sow", "Statement of work"
+    SLA = "sla", "Service level agreement"
+    DPA = "dpa", "Data-protection agreement"
+    NDA = "nda", "Non-disclosure agreement"
+
+
+class ContractDocument(TenantOwned):
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(max_length=8, choices=DocumentKind.choices)
+    title = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True)
+    signed_on = models.DateField(null=True, blank=True)
+    signed_by_client = models.CharField(max_length=200, blank=True)
+    signed_by_provider = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    file = models.FileField(upload_to="contracts/%Y/%m/", blank=True)
+    superseded_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="supersedes"
+    )
+
+    class Meta:
+        ordering = ["engagement_id", "kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engagement", "kind", "version"], name="document_version_per_kind"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version}: {self.title}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_by_id is None
+
+
+class BusinessCalendar(TenantOwned):
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="calendars")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    # The documented spec of offload.sla.spec: zone, windows, holidays, closures.
+    spec = models.JSONField()
+
+    class Meta:
+        ordering = ["client_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "slug"], name="calendar_slug_per_client")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def timezone(self) -> str:
+        return str(self.spec.get("timezone", ""))
+
+
+class Metric(models.TextChoices):
+    FIRST_RESPONSE = "first_response", "First response"
+    TURNAROUND = "turnaround", "Turnaround"
+    ACCURACY = "accuracy", "Accuracy"
+    QUALITY_SCORE = "quality_score", "Quality score"
+    CSAT = "csat", "CSAT"
+    ABANDONMENT_RATE = "abandonment_rate", "Abandonment rate"
+
+
+class Comparison(models.TextChoices):
+    WITHIN = "within", "Within"
+    AT_LEAST = "at_least", "At least"
+    AT_MOST = "at_most", "At most"
+
+
+class Unit(models.TextChoices):
+    BUSINESS_MINUTES = "business_minutes", "Business minutes"
+    BUSINESS_HOURS = "business_hours", "Business hours"
+    BUSINESS_DAYS = "business_days", "Business days"
+    PERCENT = "percent", "Percent"
+    SCORE = "score", "Score (1-5)"
+
+
+class Priority(models.TextChoices):
+    P1 = "P1", "P1"
+    P2 = "P2", "P2"
+    P3 = "P3", "P3"
+    P4 = "P4", "P4"
+
+
+class SlaPolicy(TenantOwned):
+    """A versioned set of SLA targets. An edit is a new version; old ones are kept."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="sla_policies")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    version = models.PositiveIntegerField(default=1)
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="+")
+    pause_statuses = models.JSONField(default=list)
+    at_risk_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=0, help_text="Cap on credits, % of monthly fees"
+    )
+    superseded_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="supersedes"
+    )
+
+    class Meta:
+        ordering = ["client_id", "slug", "-version"]
+        verbose_name_plural = "SLA policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "slug", "version"], name="sla_policy_version_per_client"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_by_id is None
+
+
+class SlaTarget(TenantOwned):
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
+    metric = models.CharField(max_length=32, choices=Metric.choices)
+    # Blank means the target applies to every priority.
+    priority = models.CharField(max_length=2, choices=Priority.choices, blank=True)
+    target_value = models.DecimalField(max_digits=12, decimal_places=4)
+    unit = models.CharField(max_length=20, choices=Unit.choices)
+    comparison = models.CharField(max_length=10, choices=Comparison.choices)
+    window = models.CharField(max_length=16, default="monthly")
+    calendar = models.ForeignKey(
+        BusinessCalendar, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Terms as data for billing: {"percent_of_fees": "2.5"}; bonus the same shape.
+    credit = models.JSONField(default=dict, blank=True)
+    bonus = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["policy_id", "metric", "priority"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "metric", "priority"], name="sla_target_unique_per_policy"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.priority or 'all'} {self.comparison} {self.target_value}"
+
+
+class PricingUnit(models.TextChoices):
+    PER_ITEM = "per_item", "Per item"
+    PER_HANDLED_HOUR = "per_handled_hour", "Per handled hour"
+    PER_FTE_MONTH = "per_fte_month", "Per FTE month"
+    PER_OUTCOME = "per_outcome", "Per outcome"
+
+
+class RateCard(TenantOwned):
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="rate_cards")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    pricing_unit = models.CharField(max_length=20, choices=PricingUnit.choices)
+    price = models.DecimalField(max_digits=14, decimal_places=4)
+    currency = models.CharField(max_length=3)
+    # [{"from_volume": 10000, "price": "0.95"}, ...]: the price from that monthly volume on.
+    tiers = models.JSONField(default=list, blank=True)
+    minimum_monthly_fee = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["client_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "slug"], name="rate_card_slug_per_client")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Chat"
+    VOICE = "voice", "Voice"
+    BACK_OFFICE = "back_office", "Back office"
+
+
+class Process(TenantOwned):
+    """An entry of the service catalog: one outsourced process of a client."""
+
+    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="processes")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    description = models.TextField(blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    required_skills = models.JSONField(default=dict, blank=True, help_text="{skill: min level 1-5}")
+    languages = models.JSONField(default=list, blank=True)
+    item_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema of item payloads")
+    pricing_unit = models.CharField(max_length=20, choices=PricingUnit.choices)
+    sla_policy = models.ForeignKey(
+        SlaPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="processes"
+    )
+
+    class Meta:
+        ordering = ["client_id", "name"]
+        verbose_name_plural = "processes"
+        constraints = [
+            models.UniqueConstraint(fields=["client", "slug"], name="process_slug_per_client")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SopVersion(TenantOwned):
+    """One version of a process's standard operating procedure, in Markdown."""
+
+    process = models.ForeignKey(Process, on_delete=models.CASCADE, related_name="sop_versions")
+    version = models.PositiveIntegerField()
+    body = models.TextField()
+    author = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["process_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["process", "version"], name="sop_version_per_process")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.process} SOP v{self.version}"

@@ -1,0 +1,94 @@
+"""Reads for the contract side, always through the visibility rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from offload.contracts.models import (
+    BusinessCalendar,
+    ContractDocument,
+    Engagement,
+    Process,
+    RateCard,
+    SlaPolicy,
+    SopVersion,
+)
+from offload.tenancy import geography, visibility
+from offload.tenancy.models import Site
+from offload.tenancy.visibility import Principal
+
+
+def engagement_list(*, principal: Principal, status: str | None = None) -> QuerySet[Engagement]:
+    qs = visibility.visible(principal, Engagement.objects.select_related("client", "provider"))
+    return qs.filter(status=status) if status else qs
+
+
+def document_list(
+    *,
+    principal: Principal,
+    engagement_id: int | None = None,
+    kind: str | None = None,
+    current_only: bool = False,
+) -> QuerySet[ContractDocument]:
+    qs = visibility.visible(principal, ContractDocument.objects.select_related("engagement"))
+    if engagement_id:
+        qs = qs.filter(engagement_id=engagement_id)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if current_only:
+        qs = qs.filter(superseded_by__isnull=True)
+    return qs
+
+
+def calendar_list(*, principal: Principal, engagement_id: int | None = None) -> QuerySet[BusinessCalendar]:
+    qs = visibility.visible(principal, BusinessCalendar.objects.all())
+    return qs.filter(engagement_id=engagement_id) if engagement_id else qs
+
+
+def sla_policy_list(
+    *, principal: Principal, engagement_id: int | None = None, current_only: bool = False
+) -> QuerySet[SlaPolicy]:
+    qs = visibility.visible(principal, SlaPolicy.objects.prefetch_related("targets"))
+    if engagement_id:
+        qs = qs.filter(engagement_id=engagement_id)
+    if current_only:
+        qs = qs.filter(superseded_by__isnull=True)
+    return qs
+
+
+def rate_card_list(*, principal: Principal, engagement_id: int | None = None) -> QuerySet[RateCard]:
+    qs = visibility.visible(principal, RateCard.objects.all())
+    return qs.filter(engagement_id=engagement_id) if engagement_id else qs
+
+
+def process_list(
+    *, principal: Principal, engagement_id: int | None = None, channel: str | None = None
+) -> QuerySet[Process]:
+    qs = visibility.visible(
+        principal, Process.objects.select_related("sla_policy", "client", "engagement")
+    )
+    if engagement_id:
+        qs = qs.filter(engagement_id=engagement_id)
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs
+
+
+def process_current_sop(process: Process) -> SopVersion | None:
+    return process.sop_versions.order_by("-version").first()
+
+
+@dataclass(frozen=True)
+class SiteShore:
+    site: Site
+    shore: geography.Shore
+
+
+def engagement_site_shores(*, engagement: Engagement) -> list[SiteShore]:
+    """Each of the provider's sites, classified onshore/nearshore/offshore for this client."""
+    sites = Site.objects.filter(provider_id=engagement.provider_id).order_by("name")
+    return [
+        SiteShore(site, geography.classify(site.country, engagement.client.country)) for site in sites
+    ]

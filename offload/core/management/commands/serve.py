@@ -1,0 +1,34 @@
+"""`offload serve [--port N]`: the web app and API, with a task worker beside it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Serve the web app and API on 127.0.0.1 and run `offload worker` beside them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--no-worker", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        worker = None
+        if not options["no_worker"]:
+            worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "offload.cli", "worker"]
+            )
+        try:
+            call_command(
+                "runserver", f"{options['host']}:{options['port']}", use_reloader=False, use_threading=True
+            )
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=10)

@@ -1,0 +1,70 @@
+"""Periodic sweeps of due-time tables, run by `offload worker`.
+
+Anything that must happen at a time is a row with a due time in its own app's
+table. An app registers a sweep here (from its AppConfig.ready); the worker calls
+every sweep each tick. A sweep claims its due rows with `claim_due`, which takes
+row locks with SKIP LOCKED on PostgreSQL so two workers never take the same row,
+and relies on SQLite's IMMEDIATE transactions (one writer at a time) there. A
+sweep does its work in the transaction that claimed the rows, so a killed worker
+rolls back and the rows are still due for the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from django.db import connections
+from django.db.models import Model, QuerySet
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Model)
+
+SweepFn = Callable[[datetime], int]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    fn: SweepFn
+
+
+_registry: dict[str, Sweep] = {}
+
+
+def register(name: str) -> Callable[[SweepFn], SweepFn]:
+    """Register `fn(now) -> rows handled` as a sweep under a unique name."""
+
+    def decorator(fn: SweepFn) -> SweepFn:
+        _registry[name] = Sweep(name=name, fn=fn)
+        return fn
+
+    return decorator
+
+
+def registered() -> list[Sweep]:
+    return sorted(_registry.values(), key=lambda s: s.name)
+
+
+def claim_due(queryset: QuerySet[M], *, limit: int) -> list[M]:
+    """Lock and return up to `limit` rows; call inside transaction.atomic()."""
+    features = connections[queryset.db].features
+    if features.has_select_for_update_skip_locked:
+        queryset = queryset.select_for_update(skip_locked=True)
+    return list(queryset[:limit])
+
+
+def run_all(now: datetime) -> dict[str, int]:
+    """Run every sweep once; one failing sweep is logged and does not stop the rest."""
+    handled: dict[str, int] = {}
+    for sweep in registered():
+        try:
+            handled[sweep.name] = sweep.fn(now)
+        except Exception:
+            logger.exception("sweep %s failed", sweep.name)
+            handled[sweep.name] = -1
+    return handled
