@@ -9,7 +9,9 @@ import tempfile
 import pytest
 from django.test import override_settings
 
-DB_FIXTURES = frozenset({"db", "transactional_db", "client", "live_server", "admin_client", "django_db_setup"})
+DB_FIXTURES = frozenset(
+    {"db", "transactional_db", "client", "live_server", "admin_client", "django_db_setup"}
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -81,7 +81,9 @@ def engagement_get(request: HttpRequest, engagement_id: int) -> Engagement:
 @router.post("/engagements", response={201: EngagementOut})
 def engagement_create(request: HttpRequest, payload: EngagementIn) -> tuple[int, Engagement]:
     principal = principal_of(request)
-    clients = visibility.visible(principal, Organisation.objects.filter(kind=OrganisationKind.CLIENT))
+    clients = visibility.visible(
+        principal, Organisation.objects.filter(kind=OrganisationKind.CLIENT)
+    )
     client = resolve(clients, field="client_id", pk=payload.client_id)
     engagement = services.engagement_create(
         actor=principal,
@@ -95,7 +97,9 @@ def engagement_create(request: HttpRequest, payload: EngagementIn) -> tuple[int,
 
 
 @router.patch("/engagements/{engagement_id}", response=EngagementOut)
-def engagement_update(request: HttpRequest, engagement_id: int, payload: EngagementPatch) -> Engagement:
+def engagement_update(
+    request: HttpRequest, engagement_id: int, payload: EngagementPatch
+) -> Engagement:
     principal = principal_of(request)
     engagement = visibility.get_visible(principal, Engagement.objects.all(), pk=engagement_id)
     return services.engagement_update(
@@ -109,7 +113,9 @@ def engagement_transition(
 ) -> Engagement:
     principal = principal_of(request)
     engagement = visibility.get_visible(principal, Engagement.objects.all(), pk=engagement_id)
-    return services.engagement_transition(actor=principal, engagement=engagement, status=payload.status)
+    return services.engagement_transition(
+        actor=principal, engagement=engagement, status=payload.status
+    )
 
 
 @router.get("/engagements/{engagement_id}/sites", response=list[SiteShoreOut])
@@ -137,7 +143,10 @@ def document_list(
     limit: int = DEFAULT_LIMIT,
 ) -> dict[str, object]:
     qs = selectors.document_list(
-        principal=principal_of(request), engagement_id=engagement_id, kind=kind, current_only=current
+        principal=principal_of(request),
+        engagement_id=engagement_id,
+        kind=kind,
+        current_only=current,
     )
     return page(qs, cursor=cursor, limit=limit)
 
@@ -214,7 +223,9 @@ def calendar_list(
 
 @router.get("/calendars/{calendar_id}", response=CalendarOut)
 def calendar_get(request: HttpRequest, calendar_id: int) -> BusinessCalendar:
-    return visibility.get_visible(principal_of(request), BusinessCalendar.objects.all(), pk=calendar_id)
+    return visibility.get_visible(
+        principal_of(request), BusinessCalendar.objects.all(), pk=calendar_id
+    )
 
 
 @router.post("/calendars", response={201: CalendarOut})
@@ -222,13 +233,19 @@ def calendar_create(request: HttpRequest, payload: CalendarIn) -> tuple[int, Bus
     principal = principal_of(request)
     engagement = _engagement_ref(principal, payload.engagement_id)
     calendar = services.calendar_create(
-        actor=principal, engagement=engagement, name=payload.name, slug=payload.slug or "", spec=payload.spec
+        actor=principal,
+        engagement=engagement,
+        name=payload.name,
+        slug=payload.slug or "",
+        spec=payload.spec,
     )
     return 201, calendar
 
 
 @router.patch("/calendars/{calendar_id}", response=CalendarOut)
-def calendar_update(request: HttpRequest, calendar_id: int, payload: CalendarPatch) -> BusinessCalendar:
+def calendar_update(
+    request: HttpRequest, calendar_id: int, payload: CalendarPatch
+) -> BusinessCalendar:
     principal = principal_of(request)
     calendar = visibility.get_visible(principal, BusinessCalendar.objects.all(), pk=calendar_id)
     return services.calendar_update(
@@ -240,7 +257,9 @@ def calendar_update(request: HttpRequest, calendar_id: int, payload: CalendarPat
 
 
 def _calendar_ref(principal: Principal, pk: int, field: str) -> BusinessCalendar:
-    return resolve(visibility.visible(principal, BusinessCalendar.objects.all()), field=field, pk=pk)
+    return resolve(
+        visibility.visible(principal, BusinessCalendar.objects.all()), field=field, pk=pk
+    )
 
 
 def _targets(principal: Principal, targets: list[SlaTargetIn]) -> list[dict[str, Any]]:
@@ -366,7 +385,11 @@ def rate_card_update(request: HttpRequest, card_id: int, payload: RateCardPatch)
 def _process_out(process: Process) -> dict[str, object]:
     sop = selectors.process_current_sop(process)
     return {
-        **{f: getattr(process, f) for f in ProcessOut.model_fields if f not in {"sop", "sop_version"}},
+        **{
+            f: getattr(process, f)
+            for f in ProcessOut.model_fields
+            if f not in {"sop", "sop_version"}
+        },
         "sop": sop.body if sop else "",
         "sop_version": sop.version if sop else None,
     }
@@ -375,7 +398,9 @@ def _process_out(process: Process) -> dict[str, object]:
 def _policy_ref(principal: Principal, pk: int | None) -> SlaPolicy | None:
     if pk is None:
         return None
-    return resolve(visibility.visible(principal, SlaPolicy.objects.all()), field="sla_policy_id", pk=pk)
+    return resolve(
+        visibility.visible(principal, SlaPolicy.objects.all()), field="sla_policy_id", pk=pk
+    )
 
 
 @router.get("/processes", response=Page[ProcessOut])
@@ -416,7 +441,9 @@ def process_create(request: HttpRequest, payload: ProcessIn) -> tuple[int, dict[
 
 
 @router.patch("/processes/{process_id}", response=ProcessOut)
-def process_update(request: HttpRequest, process_id: int, payload: ProcessPatch) -> dict[str, object]:
+def process_update(
+    request: HttpRequest, process_id: int, payload: ProcessPatch
+) -> dict[str, object]:
     principal = principal_of(request)
     process = visibility.get_visible(principal, Process.objects.all(), pk=process_id)
     data = payload.model_dump(exclude_unset=True, exclude={"sop", "sla_policy_id"})

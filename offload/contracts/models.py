@@ -134,7 +134,9 @@ class Priority(models.TextChoices):
 class SlaPolicy(TenantOwned):
     """A versioned set of SLA targets. An edit is a new version; old ones are kept."""
 
-    engagement = models.ForeignKey(Engagement, on_delete=models.PROTECT, related_name="sla_policies")
+    engagement = models.ForeignKey(
+        Engagement, on_delete=models.PROTECT, related_name="sla_policies"
+    )
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80)
     version = models.PositiveIntegerField(default=1)
@@ -239,7 +241,9 @@ class Process(TenantOwned):
     channel = models.CharField(max_length=16, choices=Channel.choices)
     required_skills = models.JSONField(default=dict, blank=True, help_text="{skill: min level 1-5}")
     languages = models.JSONField(default=list, blank=True)
-    item_schema = models.JSONField(default=dict, blank=True, help_text="JSON Schema of item payloads")
+    item_schema = models.JSONField(
+        default=dict, blank=True, help_text="JSON Schema of item payloads"
+    )
     pricing_unit = models.CharField(max_length=20, choices=PricingUnit.choices)
     sla_policy = models.ForeignKey(
         SlaPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="processes"

@@ -8,7 +8,15 @@ from ninja import Schema
 from pydantic import Field, StringConstraints
 
 from offload.contracts.lifecycle import Stage
-from offload.contracts.models import Channel, Comparison, DocumentKind, Metric, PricingUnit, Priority, Unit
+from offload.contracts.models import (
+    Channel,
+    Comparison,
+    DocumentKind,
+    Metric,
+    PricingUnit,
+    Priority,
+    Unit,
+)
 from offload.core.schemas import StrictIn
 from offload.tenancy.geography import Shore
 from offload.tenancy.schemas import Currency, Language, Name, Slug

@@ -42,7 +42,9 @@ def document_list(
     return qs
 
 
-def calendar_list(*, principal: Principal, engagement_id: int | None = None) -> QuerySet[BusinessCalendar]:
+def calendar_list(
+    *, principal: Principal, engagement_id: int | None = None
+) -> QuerySet[BusinessCalendar]:
     qs = visibility.visible(principal, BusinessCalendar.objects.all())
     return qs.filter(engagement_id=engagement_id) if engagement_id else qs
 
@@ -90,5 +92,6 @@ def engagement_site_shores(*, engagement: Engagement) -> list[SiteShore]:
     """Each of the provider's sites, classified onshore/nearshore/offshore for this client."""
     sites = Site.objects.filter(provider_id=engagement.provider_id).order_by("name")
     return [
-        SiteShore(site, geography.classify(site.country, engagement.client.country)) for site in sites
+        SiteShore(site, geography.classify(site.country, engagement.client.country))
+        for site in sites
     ]

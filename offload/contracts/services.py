@@ -6,7 +6,7 @@ Each service checks the actor's permission, validates every field it is given
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -49,11 +49,11 @@ BAD_SCHEMA = "is not a valid JSON Schema: {reason}"
 BAD_SKILL_LEVEL = "skill '{skill}' needs a level from 1 to 5"
 BAD_UNIT = "'{unit}' does not fit metric '{metric}'; use one of: {allowed}"
 BAD_COMPARISON = "'{comparison}' does not fit metric '{metric}'; use '{expected}'"
-BAD_TERMS = "must be {{}} or {{\"percent_of_fees\": \"<0-100>\"}}"
+BAD_TERMS = 'must be {{}} or {{"percent_of_fees": "<0-100>"}}'
 DUPLICATE_TARGET = "metric '{metric}' priority '{priority}' appears twice"
 NOT_POSITIVE = "must be greater than zero"
 NEGATIVE = "must not be negative"
-BAD_TIERS = "must be a list of {\"from_volume\": <int >= 0>, \"price\": \"<decimal>\"}"
+BAD_TIERS = 'must be a list of {"from_volume": <int >= 0>, "price": "<decimal>"}'
 OTHER_ENGAGEMENT = "belongs to another engagement"
 BAD_PAUSE_STATUS = "'{status}' is not a status a clock can pause in"
 
@@ -280,7 +280,9 @@ def calendar_create(
     _require_engagement_side(actor, engagement)
     _raise(_spec_problems(spec))
     slug = slug or slugify(name)
-    calendar = BusinessCalendar(engagement=engagement, name=name, slug=slug, spec=spec, **_tenant(engagement))
+    calendar = BusinessCalendar(
+        engagement=engagement, name=name, slug=slug, spec=spec, **_tenant(engagement)
+    )
     save_unique(calendar, field="slug", value=slug, save=calendar.save)
     _created(actor, calendar, ["name", "slug", "spec"], "calendar.create")
     return calendar
@@ -314,7 +316,7 @@ def _terms_ok(terms: Any) -> bool:
 
 
 def _target_problems(
-    engagement: Engagement, targets: list[Mapping[str, Any]]
+    engagement: Engagement, targets: Sequence[Mapping[str, Any]]
 ) -> list[tuple[str, str | None]]:
     problems: list[tuple[str, str | None]] = []
     seen: set[tuple[str, str]] = set()
@@ -324,13 +326,17 @@ def _target_problems(
         units, comparison = METRIC_UNITS[metric]
         key = (metric, t.get("priority") or "")
         if key in seen:
-            problems.append((where, DUPLICATE_TARGET.format(metric=key[0], priority=key[1] or "all")))
+            problems.append(
+                (where, DUPLICATE_TARGET.format(metric=key[0], priority=key[1] or "all"))
+            )
         seen.add(key)
         if t["unit"] not in units:
             problems.append(
                 (
                     f"{where}.unit",
-                    BAD_UNIT.format(unit=t["unit"], metric=metric, allowed=", ".join(sorted(units))),
+                    BAD_UNIT.format(
+                        unit=t["unit"], metric=metric, allowed=", ".join(sorted(units))
+                    ),
                 )
             )
         if t["comparison"] != comparison:
@@ -358,7 +364,7 @@ def _policy_problems(
     calendar: BusinessCalendar,
     pause_statuses: list[str],
     at_risk_percent: Decimal,
-    targets: list[Mapping[str, Any]],
+    targets: Sequence[Mapping[str, Any]],
 ) -> list[tuple[str, str | None]]:
     problems: list[tuple[str, str | None]] = [
         ("calendar", OTHER_ENGAGEMENT if calendar.engagement_id != engagement.pk else None),
@@ -373,7 +379,7 @@ def _policy_problems(
     return problems
 
 
-def _write_targets(policy: SlaPolicy, targets: list[Mapping[str, Any]]) -> None:
+def _write_targets(policy: SlaPolicy, targets: Sequence[Mapping[str, Any]]) -> None:
     SlaTarget.objects.bulk_create(
         [
             SlaTarget(
@@ -418,7 +424,7 @@ def sla_policy_create(
     engagement: Engagement,
     name: str,
     calendar: BusinessCalendar,
-    targets: list[Mapping[str, Any]],
+    targets: Sequence[Mapping[str, Any]],
     slug: str = "",
     pause_statuses: list[str] | None = None,
     at_risk_percent: Decimal = Decimal(0),
@@ -444,7 +450,11 @@ def sla_policy_create(
     changes = audit.diff({}, audit.snapshot(policy, ["name", "slug", "version", "calendar_id"]))
     changes["targets"] = [None, _targets_snapshot(policy)]
     audit.record(
-        organisation=policy.client, actor=actor, action="sla_policy.create", obj=policy, changes=changes
+        organisation=policy.client,
+        actor=actor,
+        action="sla_policy.create",
+        obj=policy,
+        changes=changes,
     )
     return policy
 
@@ -456,7 +466,7 @@ def sla_policy_revise(
     policy: SlaPolicy,
     name: str | None = None,
     calendar: BusinessCalendar | None = None,
-    targets: list[Mapping[str, Any]] | None = None,
+    targets: Sequence[Mapping[str, Any]] | None = None,
     pause_statuses: list[str] | None = None,
     at_risk_percent: Decimal | None = None,
 ) -> SlaPolicy:
@@ -468,15 +478,22 @@ def sla_policy_revise(
     if current.superseded_by_id is not None:
         raise errors.Conflict(
             f"version {current.version} is superseded; revise the current version",
-            current_version=SlaPolicy.objects.filter(client=current.client, slug=current.slug)
-            .aggregate(v=Max("version"))["v"],
+            current_version=SlaPolicy.objects.filter(
+                client=current.client, slug=current.slug
+            ).aggregate(v=Max("version"))["v"],
         )
     old_targets = _targets_snapshot(current)
-    new_targets: list[Mapping[str, Any]] = (
+    new_targets: Sequence[Mapping[str, Any]] = (
         targets
         if targets is not None
         else [
-            {**t, "calendar": next((x.calendar for x in current.targets.all() if x.calendar_id == t["calendar"]), None)}
+            {
+                **t,
+                "calendar": next(
+                    (x.calendar for x in current.targets.all() if x.calendar_id == t["calendar"]),
+                    None,
+                ),
+            }
             for t in old_targets
         ]
     )
@@ -560,9 +577,9 @@ def _rate_card_problems(data: Mapping[str, Any]) -> list[tuple[str, str | None]]
         problems.append(("currency", validators.currency_error(data["currency"])))
     if "tiers" in data:
         problems.append(("tiers", None if _tiers_ok(data["tiers"]) else BAD_TIERS))
-    if data.get("effective_to") and data.get("effective_from"):
-        if data["effective_to"] < data["effective_from"]:
-            problems.append(("effective_to", DATES_REVERSED))
+    start, end = data.get("effective_from"), data.get("effective_to")
+    if start and end and end < start:
+        problems.append(("effective_to", DATES_REVERSED))
     return problems
 
 
@@ -633,7 +650,9 @@ def _process_problems(
     problems: list[tuple[str, str | None]] = []
     for skill, level in (data.get("required_skills") or {}).items():
         ok = isinstance(level, int) and not isinstance(level, bool) and 1 <= level <= 5
-        problems.append((f"required_skills.{skill}", None if ok else BAD_SKILL_LEVEL.format(skill=skill)))
+        problems.append(
+            (f"required_skills.{skill}", None if ok else BAD_SKILL_LEVEL.format(skill=skill))
+        )
     problems.extend(
         ("languages", validators.language_error(lang)) for lang in data.get("languages") or []
     )

@@ -45,6 +45,9 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+ORGANISATION_TABS = frozenset({"engagements", "processes", "documents"})
+
+
 @login_required
 def organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
     principal = _principal(request)
@@ -57,6 +60,8 @@ def organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
         **{side: organisation}
     )
     tab = request.GET.get("tab", "engagements")
+    if tab not in ORGANISATION_TABS:
+        tab = "engagements"
     context = {
         "organisation": organisation,
         "engagements": engagements,
@@ -65,7 +70,7 @@ def organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "tab": tab,
     }
     if request.headers.get("HX-Request"):
-        return render(request, f"contracts/partials/_{tab if tab in {'engagements', 'processes', 'documents'} else 'engagements'}.html", context)
+        return render(request, f"contracts/partials/_{tab}.html", context)
     return render(request, "contracts/organisation_detail.html", context)
 
 
@@ -78,7 +83,9 @@ def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "engagement": engagement,
         "documents": selectors.document_list(principal=principal, engagement_id=engagement.pk),
         "processes": selectors.process_list(principal=principal, engagement_id=engagement.pk),
-        "policies": selectors.sla_policy_list(principal=principal, engagement_id=engagement.pk, current_only=True),
+        "policies": selectors.sla_policy_list(
+            principal=principal, engagement_id=engagement.pk, current_only=True
+        ),
         "rate_cards": selectors.rate_card_list(principal=principal, engagement_id=engagement.pk),
         "calendars": selectors.calendar_list(principal=principal, engagement_id=engagement.pk),
         "sites": selectors.engagement_site_shores(engagement=engagement),

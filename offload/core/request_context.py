@@ -17,8 +17,10 @@ class RequestContext:
     ip: str | None = None
 
 
+_EMPTY = RequestContext()
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "offload_request_context", default=RequestContext()
+    "offload_request_context",
+    default=_EMPTY,
 )
 
 

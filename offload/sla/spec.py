@@ -99,10 +99,10 @@ def parse(spec: Any) -> CalendarSpec:
 
     raw_hours = spec.get("hours")
     always_open = raw_hours == ALWAYS_OPEN
-    hours: dict[str, tuple[Window, ...]] = {d: () for d in DAYS}
+    hours: dict[str, tuple[Window, ...]] = dict.fromkeys(DAYS, ())
     if not always_open:
         if not isinstance(raw_hours, dict):
-            problems.append(("hours", "must be an object of weekdays or \"24/7\""))
+            problems.append(("hours", 'must be an object of weekdays or "24/7"'))
         else:
             for day in sorted(set(raw_hours) - set(DAYS)):
                 problems.append((f"hours.{day}", "is not a weekday (mon..sun)"))
@@ -113,7 +113,7 @@ def parse(spec: Any) -> CalendarSpec:
     raw_holidays = spec.get("holidays")
     if raw_holidays is not None:
         if not isinstance(raw_holidays, dict) or "country" not in raw_holidays:
-            problems.append(("holidays", "must be {\"country\": ..., \"subdivision\": ...} or null"))
+            problems.append(("holidays", 'must be {"country": ..., "subdivision": ...} or null'))
         else:
             country = raw_holidays.get("country")
             subdivision = raw_holidays.get("subdivision")

@@ -45,7 +45,10 @@ class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 after = {f: form.cleaned_data.get(f) for f in fields}
                 action = f"{obj._meta.model_name}.{'update' if change else 'create'}"
                 audit.record(
-                    organisation=org, actor=actor, action=f"admin.{action}", obj=obj,
+                    organisation=org,
+                    actor=actor,
+                    action=f"admin.{action}",
+                    obj=obj,
                     changes=audit.diff(before, after),
                 )
 
@@ -91,7 +94,16 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Keys are created through the API or CLI (the secret is shown once); here they are
     listed and revoked."""
 
-    list_display = ["name", "prefix", "organisation", "user", "scopes", "expires_at", "revoked_at", "last_used_at"]
+    list_display = [
+        "name",
+        "prefix",
+        "organisation",
+        "user",
+        "scopes",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     list_filter = ["organisation"]
     readonly_fields = ["prefix", "digest", "last_used_at", "expired_at", "created_at"]
 
@@ -101,7 +113,15 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["created_at", "organisation", "seq", "actor_label", "action", "object_type", "object_id"]
+    list_display = [
+        "created_at",
+        "organisation",
+        "seq",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+    ]
     list_filter = ["organisation", "action"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -70,7 +70,9 @@ def organisation_create(request: HttpRequest, payload: OrganisationIn) -> tuple[
 
 
 @router.patch("/organisations/{org_id}", response=OrganisationOut)
-def organisation_update(request: HttpRequest, org_id: int, payload: OrganisationPatch) -> Organisation:
+def organisation_update(
+    request: HttpRequest, org_id: int, payload: OrganisationPatch
+) -> Organisation:
     principal = principal_of(request)
     org = visibility.get_visible(principal, Organisation.objects.all(), pk=org_id)
     return services.organisation_update(
@@ -83,7 +85,10 @@ def organisation_update(request: HttpRequest, org_id: int, payload: Organisation
 
 @router.get("/sites", response=Page[SiteOut])
 def site_list(
-    request: HttpRequest, country: str | None = None, cursor: str | None = None, limit: int = DEFAULT_LIMIT
+    request: HttpRequest,
+    country: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
 ) -> dict[str, object]:
     qs = selectors.site_list(principal=principal_of(request), country=country)
     return page(qs, cursor=cursor, limit=limit)
@@ -114,7 +119,9 @@ def site_create(request: HttpRequest, payload: SiteIn) -> tuple[int, Site]:
 def site_update(request: HttpRequest, site_id: int, payload: SitePatch) -> Site:
     principal = principal_of(request)
     site = visibility.get_visible(principal, Site.objects.all(), pk=site_id)
-    return services.site_update(actor=principal, site=site, data=payload.model_dump(exclude_unset=True))
+    return services.site_update(
+        actor=principal, site=site, data=payload.model_dump(exclude_unset=True)
+    )
 
 
 @router.delete("/sites/{site_id}", response={204: None})
@@ -149,7 +156,10 @@ def _user_out(user: User, principal: Principal) -> dict[str, object]:
 
 @router.get("/users", response=Page[UserOut])
 def user_list(
-    request: HttpRequest, role: str | None = None, cursor: str | None = None, limit: int = DEFAULT_LIMIT
+    request: HttpRequest,
+    role: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
 ) -> dict[str, object]:
     principal = principal_of(request)
     items, next_cursor = paginate(
@@ -214,7 +224,7 @@ def api_key_list(
 ) -> dict[str, object]:
     principal = principal_of(request)
     visibility.require(principal, "api_key.manage")
-    items, next_cursor = paginate(selectors.api_key_list(principal=principal), cursor=cursor, limit=limit)
+    return page(selectors.api_key_list(principal=principal), cursor=cursor, limit=limit)
 
 
 @router.get("/api-keys/{key_id}", response=ApiKeyOut)

@@ -12,6 +12,6 @@ def principal(request: HttpRequest) -> dict[str, object]:
         return {"principal": None}
     cached = getattr(request, "_offload_principal", None)
     if cached is None:
-        cached = visibility.principal_for_user(user)  # type: ignore[arg-type]
+        cached = visibility.principal_for_user(user)
         request._offload_principal = cached  # type: ignore[attr-defined]
     return {"principal": cached}

@@ -21,7 +21,24 @@ REGIONS: dict[str, frozenset[str]] = {
         {"CO", "VE", "EC", "PE", "BO", "BR", "PY", "UY", "AR", "CL", "GY", "SR"}
     ),
     "western_europe": frozenset(
-        {"GB", "IE", "FR", "BE", "NL", "LU", "DE", "AT", "CH", "ES", "PT", "IT", "MT", "MC", "GR", "CY"}
+        {
+            "GB",
+            "IE",
+            "FR",
+            "BE",
+            "NL",
+            "LU",
+            "DE",
+            "AT",
+            "CH",
+            "ES",
+            "PT",
+            "IT",
+            "MT",
+            "MC",
+            "GR",
+            "CY",
+        }
     ),
     "northern_europe": frozenset({"DK", "SE", "NO", "FI", "IS", "EE", "LV", "LT"}),
     "central_eastern_europe": frozenset(

@@ -202,3 +202,6 @@ class AuditChainHead(models.Model):
     )
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"chain of organisation {self.organisation_id} at seq {self.seq}"

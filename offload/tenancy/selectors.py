@@ -33,12 +33,16 @@ def api_key_list(*, principal: Principal) -> QuerySet[ApiKey]:
     return visibility.visible(principal, ApiKey.objects.select_related("user"))
 
 
-def audit_event_list(*, principal: Principal, object_type: str | None = None) -> QuerySet[AuditEvent]:
+def audit_event_list(
+    *, principal: Principal, object_type: str | None = None
+) -> QuerySet[AuditEvent]:
     qs = visibility.visible(principal, AuditEvent.objects.all())
     return qs.filter(object_type=object_type) if object_type else qs
 
 
 def roles_of(user: User, organisation: Organisation) -> list[str]:
     return sorted(
-        Membership.objects.filter(user=user, organisation=organisation).values_list("role", flat=True)
+        Membership.objects.filter(user=user, organisation=organisation).values_list(
+            "role", flat=True
+        )
     )

@@ -93,7 +93,9 @@ def update_model(
             save_unique(obj, field="slug", value=str(data["slug"]), save=obj.save)
         else:
             obj.save(update_fields=[*changes, "updated_at"])
-        audit.record(organisation=organisation, actor=actor, action=action, obj=obj, changes=changes)
+        audit.record(
+            organisation=organisation, actor=actor, action=action, obj=obj, changes=changes
+        )
     return obj
 
 
@@ -149,7 +151,9 @@ def organisation_update(
     if organisation.pk not in {actor.organisation.pk} and organisation.onboarded_by_id != (
         actor.organisation.pk
     ):
-        raise errors.PermissionDenied("only the organisation or its onboarding provider may edit it")
+        raise errors.PermissionDenied(
+            "only the organisation or its onboarding provider may edit it"
+        )
     _check(_org_checks(data))
     return update_model(
         actor=actor,
@@ -237,18 +241,27 @@ def _role_checks(organisation: Organisation, roles: Iterable[str]) -> list[tuple
     allowed_roles = CLIENT_ROLES if organisation.kind == OrganisationKind.CLIENT else PROVIDER_ROLES
     checks: list[tuple[str, str | None]] = [("roles", None if roles else NO_ROLES)]
     checks.extend(
-        ("roles", None if r in allowed_roles else ROLE_WRONG_SIDE.format(role=r, kind=organisation.kind))
+        (
+            "roles",
+            None if r in allowed_roles else ROLE_WRONG_SIDE.format(role=r, kind=organisation.kind),
+        )
         for r in roles
     )
     return checks
 
 
-def _set_roles(user: User, organisation: Organisation, roles: Iterable[str]) -> dict[str, list[Any]]:
+def _set_roles(
+    user: User, organisation: Organisation, roles: Iterable[str]
+) -> dict[str, list[Any]]:
     current = set(
-        Membership.objects.filter(user=user, organisation=organisation).values_list("role", flat=True)
+        Membership.objects.filter(user=user, organisation=organisation).values_list(
+            "role", flat=True
+        )
     )
     wanted = set(roles)
-    Membership.objects.filter(user=user, organisation=organisation, role__in=current - wanted).delete()
+    Membership.objects.filter(
+        user=user, organisation=organisation, role__in=current - wanted
+    ).delete()
     Membership.objects.bulk_create(
         [Membership(user=user, organisation=organisation, role=r) for r in sorted(wanted - current)]
     )

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from offload.core import errors
@@ -87,7 +87,9 @@ def principal_for_api_key(key: ApiKey) -> Principal:
             )
         )
     else:
-        roles = frozenset({Role.CLIENT_ADMIN if org.kind == OrganisationKind.CLIENT else Role.ADMIN})
+        roles = frozenset(
+            {Role.CLIENT_ADMIN if org.kind == OrganisationKind.CLIENT else Role.ADMIN}
+        )
     return Principal(
         organisation=org, user=key.user, api_key=key, roles=roles, scopes=frozenset(key.scopes)
     )
@@ -114,7 +116,7 @@ def register_partners(lookup: PartnerLookup) -> None:
     _partner_lookups.append(lookup)
 
 
-def partner_ids(organisation: Organisation) -> QuerySet[Organisation]:
+def partner_ids(organisation: Organisation) -> QuerySet[Organisation, Any]:
     """Organisations on the other side of this one's relationships, as one subquery."""
     qs = Organisation.objects.filter(
         Q(onboarded_by=organisation) | Q(pk=organisation.onboarded_by_id or 0)
@@ -158,7 +160,7 @@ def get_visible(principal: Principal, queryset: QuerySet[M], **lookup: object) -
     """One visible row, or NotFound: another client's row looks exactly like a missing one."""
     try:
         return visible(principal, queryset).get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError) as exc:
+    except (ObjectDoesNotExist, ValueError) as exc:
         raise errors.NotFound(f"{queryset.model._meta.verbose_name} not found") from exc
 
 
@@ -168,9 +170,7 @@ def can_see(principal: Principal, obj: Model) -> bool:
 
 def user_rule(principal: Principal) -> Q:
     return Q(
-        Exists(
-            Membership.objects.filter(user=OuterRef("pk"), organisation=principal.organisation)
-        )
+        Exists(Membership.objects.filter(user=OuterRef("pk"), organisation=principal.organisation))
     )
 
 
@@ -222,5 +222,3 @@ def require_read(principal: Principal) -> None:
 def require_side(principal: Principal, kind: str) -> None:
     if principal.organisation.kind != kind:
         raise errors.PermissionDenied(f"only a {kind} organisation may do this")
-
-

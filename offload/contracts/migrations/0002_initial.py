@@ -6,191 +6,331 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contracts', '0001_initial'),
-        ('tenancy', '0001_initial'),
+        ("contracts", "0001_initial"),
+        ("tenancy", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='businesscalendar',
-            name='client',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="businesscalendar",
+            name="client",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='businesscalendar',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="businesscalendar",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='contractdocument',
-            name='client',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="contractdocument",
+            name="client",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='contractdocument',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="contractdocument",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='contractdocument',
-            name='superseded_by',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='supersedes', to='contracts.contractdocument'),
+            model_name="contractdocument",
+            name="superseded_by",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="supersedes",
+                to="contracts.contractdocument",
+            ),
         ),
         migrations.AddField(
-            model_name='engagement',
-            name='client',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="engagement",
+            name="client",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='engagement',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="engagement",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='contractdocument',
-            name='engagement',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='documents', to='contracts.engagement'),
+            model_name="contractdocument",
+            name="engagement",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="documents",
+                to="contracts.engagement",
+            ),
         ),
         migrations.AddField(
-            model_name='businesscalendar',
-            name='engagement',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='calendars', to='contracts.engagement'),
+            model_name="businesscalendar",
+            name="engagement",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="calendars",
+                to="contracts.engagement",
+            ),
         ),
         migrations.AddField(
-            model_name='process',
-            name='client',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="process",
+            name="client",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='process',
-            name='engagement',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='processes', to='contracts.engagement'),
+            model_name="process",
+            name="engagement",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="processes",
+                to="contracts.engagement",
+            ),
         ),
         migrations.AddField(
-            model_name='process',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="process",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='ratecard',
-            name='client',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="ratecard",
+            name="client",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='ratecard',
-            name='engagement',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rate_cards', to='contracts.engagement'),
+            model_name="ratecard",
+            name="engagement",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="rate_cards",
+                to="contracts.engagement",
+            ),
         ),
         migrations.AddField(
-            model_name='ratecard',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="ratecard",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='slapolicy',
-            name='calendar',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contracts.businesscalendar'),
+            model_name="slapolicy",
+            name="calendar",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="contracts.businesscalendar",
+            ),
         ),
         migrations.AddField(
-            model_name='slapolicy',
-            name='client',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="slapolicy",
+            name="client",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='slapolicy',
-            name='engagement',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sla_policies', to='contracts.engagement'),
+            model_name="slapolicy",
+            name="engagement",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="sla_policies",
+                to="contracts.engagement",
+            ),
         ),
         migrations.AddField(
-            model_name='slapolicy',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="slapolicy",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='slapolicy',
-            name='superseded_by',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='supersedes', to='contracts.slapolicy'),
+            model_name="slapolicy",
+            name="superseded_by",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="supersedes",
+                to="contracts.slapolicy",
+            ),
         ),
         migrations.AddField(
-            model_name='process',
-            name='sla_policy',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='processes', to='contracts.slapolicy'),
+            model_name="process",
+            name="sla_policy",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="processes",
+                to="contracts.slapolicy",
+            ),
         ),
         migrations.AddField(
-            model_name='slatarget',
-            name='calendar',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contracts.businesscalendar'),
+            model_name="slatarget",
+            name="calendar",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="contracts.businesscalendar",
+            ),
         ),
         migrations.AddField(
-            model_name='slatarget',
-            name='client',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="slatarget",
+            name="client",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='slatarget',
-            name='policy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='targets', to='contracts.slapolicy'),
+            model_name="slatarget",
+            name="policy",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="targets",
+                to="contracts.slapolicy",
+            ),
         ),
         migrations.AddField(
-            model_name='slatarget',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="slatarget",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='sopversion',
-            name='author',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL),
+            model_name="sopversion",
+            name="author",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='sopversion',
-            name='client',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="sopversion",
+            name="client",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddField(
-            model_name='sopversion',
-            name='process',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sop_versions', to='contracts.process'),
+            model_name="sopversion",
+            name="process",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sop_versions",
+                to="contracts.process",
+            ),
         ),
         migrations.AddField(
-            model_name='sopversion',
-            name='provider',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenancy.organisation'),
+            model_name="sopversion",
+            name="provider",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organisation",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='engagement',
-            constraint=models.UniqueConstraint(fields=('client', 'slug'), name='engagement_slug_per_client'),
+            model_name="engagement",
+            constraint=models.UniqueConstraint(
+                fields=("client", "slug"), name="engagement_slug_per_client"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contractdocument',
-            constraint=models.UniqueConstraint(fields=('engagement', 'kind', 'version'), name='document_version_per_kind'),
+            model_name="contractdocument",
+            constraint=models.UniqueConstraint(
+                fields=("engagement", "kind", "version"), name="document_version_per_kind"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='businesscalendar',
-            constraint=models.UniqueConstraint(fields=('client', 'slug'), name='calendar_slug_per_client'),
+            model_name="businesscalendar",
+            constraint=models.UniqueConstraint(
+                fields=("client", "slug"), name="calendar_slug_per_client"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ratecard',
-            constraint=models.UniqueConstraint(fields=('client', 'slug'), name='rate_card_slug_per_client'),
+            model_name="ratecard",
+            constraint=models.UniqueConstraint(
+                fields=("client", "slug"), name="rate_card_slug_per_client"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slapolicy',
-            constraint=models.UniqueConstraint(fields=('client', 'slug', 'version'), name='sla_policy_version_per_client'),
+            model_name="slapolicy",
+            constraint=models.UniqueConstraint(
+                fields=("client", "slug", "version"), name="sla_policy_version_per_client"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='process',
-            constraint=models.UniqueConstraint(fields=('client', 'slug'), name='process_slug_per_client'),
+            model_name="process",
+            constraint=models.UniqueConstraint(
+                fields=("client", "slug"), name="process_slug_per_client"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='slatarget',
-            constraint=models.UniqueConstraint(fields=('policy', 'metric', 'priority'), name='sla_target_unique_per_policy'),
+            model_name="slatarget",
+            constraint=models.UniqueConstraint(
+                fields=("policy", "metric", "priority"), name="sla_target_unique_per_policy"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sopversion',
-            constraint=models.UniqueConstraint(fields=('process', 'version'), name='sop_version_per_process'),
+            model_name="sopversion",
+            constraint=models.UniqueConstraint(
+                fields=("process", "version"), name="sop_version_per_process"
+            ),
         ),
     ]

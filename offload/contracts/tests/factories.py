@@ -37,12 +37,21 @@ def make_engagement(
 
 def make_calendar(engagement: Engagement, spec: dict[str, Any] | None = None) -> BusinessCalendar:
     return services.calendar_create(
-        actor=None, engagement=engagement, name=f"Calendar {next(_seq)}", spec=spec or WEEKDAYS_9_TO_5
+        actor=None,
+        engagement=engagement,
+        name=f"Calendar {next(_seq)}",
+        spec=spec or WEEKDAYS_9_TO_5,
     )
 
 
-def target(metric: str = "first_response", priority: str = "P1", value: str = "1", **kw: Any) -> dict[str, Any]:
-    units = {"first_response": "business_hours", "turnaround": "business_days", "accuracy": "percent"}
+def target(
+    metric: str = "first_response", priority: str = "P1", value: str = "1", **kw: Any
+) -> dict[str, Any]:
+    units = {
+        "first_response": "business_hours",
+        "turnaround": "business_days",
+        "accuracy": "percent",
+    }
     comparisons = {"accuracy": "at_least"}
     return {
         "metric": metric,

@@ -30,7 +30,9 @@ def make_client(name: str = "", **overrides: str) -> Organisation:
     )
 
 
-def make_user(organisation: Organisation, *roles: str, username: str = "", password: str = "") -> User:
+def make_user(
+    organisation: Organisation, *roles: str, username: str = "", password: str = ""
+) -> User:
     default_role = "client_admin" if organisation.kind == OrganisationKind.CLIENT else "admin"
     return services.user_create(
         actor=None,
@@ -50,10 +52,17 @@ def make_principal(organisation: Organisation, *roles: str) -> Principal:
 
 
 def make_api_key(
-    organisation: Organisation, *, user: User | None = None, scopes: tuple[str, ...] = ("read", "write")
+    organisation: Organisation,
+    *,
+    user: User | None = None,
+    scopes: tuple[str, ...] = ("read", "write"),
 ) -> tuple[ApiKey, str]:
     return services.api_key_create(
-        actor=None, organisation=organisation, name=f"key {next(_seq)}", scopes=list(scopes), user=user
+        actor=None,
+        organisation=organisation,
+        name=f"key {next(_seq)}",
+        scopes=list(scopes),
+        user=user,
     )
 
 

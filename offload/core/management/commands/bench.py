@@ -22,7 +22,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 def available() -> list[str]:
     import bench
 
-    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
+    )
 
 
 def ensure_database(url: str) -> None:
@@ -53,14 +55,18 @@ class Command(BaseCommand):
             self.stdout.write("\n".join(names) if names else "no benchmarks yet")
             return
         if options["name"] not in names:
-            raise CommandError(f"no benchmark '{options['name']}'; have: {', '.join(names) or 'none'}")
+            raise CommandError(
+                f"no benchmark '{options['name']}'; have: {', '.join(names) or 'none'}"
+            )
         url = settings.BENCH_DATABASE_URL
         ensure_database(url)
         env = {**os.environ, "DATABASE_URL": url}
         cli = [sys.executable, "-m", "offload.cli"]
         subprocess.run([*cli, "migrate", "--no-input", "-v", "0"], env=env, check=True)  # noqa: S603
         result = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", f"bench.{options['name']}", *options["args"]], env=env, check=False
+            [sys.executable, "-m", f"bench.{options['name']}", *options["args"]],
+            env=env,
+            check=False,
         )
         if result.returncode:
             raise CommandError(f"benchmark exited with {result.returncode}")

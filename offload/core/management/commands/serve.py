@@ -21,12 +21,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         worker = None
         if not options["no_worker"]:
-            worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "offload.cli", "worker"]
-            )
+            worker = subprocess.Popen([sys.executable, "-m", "offload.cli", "worker"])
         try:
             call_command(
-                "runserver", f"{options['host']}:{options['port']}", use_reloader=False, use_threading=True
+                "runserver",
+                f"{options['host']}:{options['port']}",
+                use_reloader=False,
+                use_threading=True,
             )
         finally:
             if worker is not None:

@@ -38,7 +38,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         task_worker = None if options["no_tasks"] else self._task_worker()
-        self.stdout.write(f"offload worker: sweeps {', '.join(s.name for s in sweeps.registered())}")
+        self.stdout.write(
+            f"offload worker: sweeps {', '.join(s.name for s in sweeps.registered())}"
+        )
         while self.running:
             close_old_connections()
             handled = sweeps.run_all(timezone.now())
