@@ -18,10 +18,11 @@ def test_worker_runs_a_queued_audit_verification():
     make_client()
     with override_settings(TASKS=DB_BACKEND):
         result = tasks.audit_verify_task.enqueue()
-        assert result.status == TaskResultStatus.READY
+        queued_status = result.status
         # when: one tick of the worker
         call_command("worker", once=True)
         # then: the task ran and reported an intact trail
         result.refresh()
+    assert queued_status == TaskResultStatus.READY
     assert result.status == TaskResultStatus.SUCCESSFUL
     assert result.return_value == {"intact": True, "problems": []}
