@@ -1,39 +1,78 @@
-"""Pages: the home list, an organisation's engagements, processes and documents."""
+"""Pages: the home list, an organisation's engagements, processes and documents.
+
+Every object a page shows is looked up through `offload.tenancy.visibility`, so
+another client's URL answers 404 exactly like a missing one.
+"""
 
 from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
 
 import markdown
 import nh3
 from django.contrib.auth.decorators import login_required
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 
 from offload.contracts import selectors
 from offload.contracts.models import ContractDocument, Engagement, Process
 from offload.core import errors
 from offload.tenancy import selectors as tenancy_selectors
 from offload.tenancy import visibility
-from offload.tenancy.models import Organisation
+from offload.tenancy.models import Organisation, OrganisationKind, User
 from offload.tenancy.visibility import Principal
 
+M = TypeVar("M", bound=Model)
+P = ParamSpec("P")
 
-def _principal(request: HttpRequest) -> Principal:
-    principal = visibility.principal_for_user(request.user)  # type: ignore[arg-type]
-    if principal is None:
-        raise Http404("You belong to no organisation.")
-    return principal
+NO_ORGANISATION_TEMPLATE = "tenancy/no_organisation.html"
 
 
-def _get(principal: Principal, qs: object, **lookup: object) -> object:
+def member_required(
+    view: Callable[Concatenate[HttpRequest, Principal, P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
+    """Sign-in required, then the user's principal is passed to the view.
+
+    A signed-in user who belongs to no organisation gets a page that says so (403),
+    not a 404 or a 500.
+    """
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        user = request.user
+        assert isinstance(user, User)  # login_required below has let only users through
+        principal = visibility.principal_for_user(user)
+        if principal is None:
+            return render(request, NO_ORGANISATION_TEMPLATE, status=403)
+        # The navigation's context processor reads this instead of asking the database again.
+        request._offload_principal = principal  # type: ignore[attr-defined]
+        return view(request, principal, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+def _get(principal: Principal, queryset: QuerySet[M], **lookup: object) -> M:
     try:
-        return visibility.get_visible(principal, qs, **lookup)  # type: ignore[arg-type]
+        return visibility.get_visible(principal, queryset, **lookup)
     except errors.NotFound as exc:
         raise Http404(str(exc)) from exc
 
 
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    principal = _principal(request)
+def _is_htmx(request: HttpRequest) -> bool:
+    """A fragment request from htmx; a history restore (back button) wants the full page."""
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+@member_required
+def home(request: HttpRequest, principal: Principal) -> HttpResponse:
     if principal.is_client:
         return redirect("organisation_detail", slug=principal.organisation.slug)
     organisations = tenancy_selectors.organisation_list(principal=principal)
@@ -45,40 +84,47 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-ORGANISATION_TABS = frozenset({"engagements", "processes", "documents"})
+ORGANISATION_TABS = ("engagements", "processes", "documents")
+TAB_LABELS = {
+    "engagements": "Engagements",
+    "processes": "Processes",
+    "documents": "Contract documents",
+}
 
 
-@login_required
-def organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    principal = _principal(request)
+@member_required
+def organisation_detail(request: HttpRequest, principal: Principal, slug: str) -> HttpResponse:
     organisation = _get(principal, Organisation.objects.all(), slug=slug)
-    assert isinstance(organisation, Organisation)
-    side = "client" if organisation.kind == "client" else "provider"
-    engagements = selectors.engagement_list(principal=principal).filter(**{side: organisation})
-    processes = selectors.process_list(principal=principal).filter(**{side: organisation})
-    documents = selectors.document_list(principal=principal, current_only=True).filter(
-        **{side: organisation}
-    )
+    side = "client" if organisation.kind == OrganisationKind.CLIENT else "provider"
     tab = request.GET.get("tab", "engagements")
     if tab not in ORGANISATION_TABS:
         tab = "engagements"
+    # Only the shown tab's queryset is evaluated; the others stay lazy.
+    rows: dict[str, QuerySet[Engagement] | QuerySet[Process] | QuerySet[ContractDocument]] = {
+        "engagements": selectors.engagement_list(principal=principal),
+        "processes": selectors.process_list(principal=principal),
+        "documents": selectors.document_list(principal=principal, current_only=True),
+    }
     context = {
         "organisation": organisation,
-        "engagements": engagements,
-        "processes": processes,
-        "documents": documents.select_related("engagement"),
         "tab": tab,
+        "tabs": [(name, TAB_LABELS[name]) for name in ORGANISATION_TABS],
+        tab: rows[tab].filter(**{side: organisation}),
     }
-    if request.headers.get("HX-Request"):
-        return render(request, f"contracts/partials/_{tab}.html", context)
-    return render(request, "contracts/organisation_detail.html", context)
+    template = (
+        "contracts/partials/_organisation_tabs.html"
+        if _is_htmx(request)
+        else "contracts/organisation_detail.html"
+    )
+    response = render(request, template, context)
+    # The same URL answers a fragment or a page: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
-@login_required
-def engagement_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    principal = _principal(request)
+@member_required
+def engagement_detail(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
     engagement = _get(principal, Engagement.objects.select_related("client", "provider"), pk=pk)
-    assert isinstance(engagement, Engagement)
     context = {
         "engagement": engagement,
         "documents": selectors.document_list(principal=principal, engagement_id=engagement.pk),
@@ -98,21 +144,31 @@ def render_markdown(text: str) -> str:
     return nh3.clean(markdown.markdown(text, extensions=["tables", "fenced_code"]))
 
 
-@login_required
-def process_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    principal = _principal(request)
-    process = _get(principal, Process.objects.select_related("engagement", "sla_policy"), pk=pk)
-    assert isinstance(process, Process)
+@member_required
+def process_detail(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
+    process = _get(
+        principal,
+        Process.objects.select_related("engagement", "sla_policy", "client"),
+        pk=pk,
+    )
     sop = selectors.process_current_sop(process)
     return render(
         request,
         "contracts/process_detail.html",
-        {"process": process, "sop": sop, "sop_html": render_markdown(sop.body) if sop else ""},
+        {
+            "process": process,
+            "sop": sop,
+            "sop_html": render_markdown(sop.body) if sop else "",
+            "item_schema": json.dumps(process.item_schema, indent=2, sort_keys=True),
+        },
     )
 
 
-@login_required
-def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    principal = _principal(request)
-    document = _get(principal, ContractDocument.objects.select_related("engagement"), pk=pk)
+@member_required
+def document_detail(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
+    document = _get(
+        principal,
+        ContractDocument.objects.select_related("engagement", "superseded_by"),
+        pk=pk,
+    )
     return render(request, "contracts/document_detail.html", {"document": document})

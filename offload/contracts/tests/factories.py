@@ -8,7 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from offload.contracts import services
-from offload.contracts.models import BusinessCalendar, Engagement, Process, RateCard, SlaPolicy
+from offload.contracts.models import (
+    BusinessCalendar,
+    ContractDocument,
+    Engagement,
+    Process,
+    RateCard,
+    SlaPolicy,
+)
 from offload.tenancy.models import Organisation
 from offload.tenancy.tests.factories import make_client, make_provider
 
@@ -35,12 +42,26 @@ def make_engagement(
     )
 
 
-def make_calendar(engagement: Engagement, spec: dict[str, Any] | None = None) -> BusinessCalendar:
+def make_calendar(
+    engagement: Engagement, spec: dict[str, Any] | None = None, name: str = ""
+) -> BusinessCalendar:
     return services.calendar_create(
         actor=None,
         engagement=engagement,
-        name=f"Calendar {next(_seq)}",
+        name=name or f"Calendar {next(_seq)}",
         spec=spec or WEEKDAYS_9_TO_5,
+    )
+
+
+def make_document(engagement: Engagement, kind: str = "msa", **overrides: Any) -> ContractDocument:
+    return services.document_create(
+        actor=overrides.pop("actor", None),
+        engagement=engagement,
+        kind=kind,
+        title=overrides.pop("title", f"Document {next(_seq)}"),
+        effective_from=overrides.pop("effective_from", date(2026, 1, 1)),
+        body=overrides.pop("body", "The parties agree."),
+        **overrides,
     )
 
 
@@ -63,19 +84,25 @@ def target(
     }
 
 
-def make_policy(engagement: Engagement, targets: list[dict[str, Any]] | None = None) -> SlaPolicy:
+def make_policy(
+    engagement: Engagement,
+    targets: list[dict[str, Any]] | None = None,
+    calendar: BusinessCalendar | None = None,
+    **overrides: Any,
+) -> SlaPolicy:
     return services.sla_policy_create(
-        actor=None,
+        actor=overrides.pop("actor", None),
         engagement=engagement,
-        name=f"Policy {next(_seq)}",
-        calendar=make_calendar(engagement),
+        name=overrides.pop("name", f"Policy {next(_seq)}"),
+        calendar=calendar or make_calendar(engagement),
         targets=targets or [target()],
+        **overrides,
     )
 
 
 def make_process(engagement: Engagement, **overrides: Any) -> Process:
     return services.process_create(
-        actor=None,
+        actor=overrides.pop("actor", None),
         engagement=engagement,
         name=overrides.pop("name", f"Process {next(_seq)}"),
         channel=overrides.pop("channel", "email"),
@@ -85,7 +112,7 @@ def make_process(engagement: Engagement, **overrides: Any) -> Process:
 
 def make_rate_card(engagement: Engagement, **overrides: Any) -> RateCard:
     return services.rate_card_create(
-        actor=None,
+        actor=overrides.pop("actor", None),
         engagement=engagement,
         name=overrides.pop("name", f"Rate card {next(_seq)}"),
         pricing_unit=overrides.pop("pricing_unit", "per_item"),
