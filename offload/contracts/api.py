@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Router
@@ -13,6 +13,7 @@ from offload.contracts import selectors, services
 from offload.contracts.lifecycle import Stage
 from offload.contracts.models import (
     BusinessCalendar,
+    Channel,
     ContractDocument,
     DocumentKind,
     Engagement,
@@ -21,6 +22,7 @@ from offload.contracts.models import (
     SlaPolicy,
 )
 from offload.contracts.schemas import (
+    SIGNATORY_MAX,
     CalendarIn,
     CalendarOut,
     CalendarPatch,
@@ -49,6 +51,7 @@ from offload.core.schemas import Page, resolve
 from offload.tenancy import visibility
 from offload.tenancy.api import principal_of
 from offload.tenancy.models import Organisation, OrganisationKind
+from offload.tenancy.schemas import Name
 from offload.tenancy.visibility import Principal
 
 router = Router(tags=["contracts"])
@@ -151,7 +154,7 @@ def document_list(
     return page(qs, cursor=cursor, limit=limit)
 
 
-@router.get("/documents/{document_id}", response=DocumentOut)
+@router.get("/documents/{int:document_id}", response=DocumentOut)
 def document_get(request: HttpRequest, document_id: int) -> ContractDocument:
     return visibility.get_visible(
         principal_of(request), ContractDocument.objects.all(), pk=document_id
@@ -171,13 +174,13 @@ def document_upload(
     request: HttpRequest,
     engagement_id: Form[int],
     kind: Form[DocumentKind],
-    title: Form[str],
+    title: Form[Name],
     effective_from: Form[date],
     file: File[UploadedFile],
     effective_to: Form[date | None] = None,
     signed_on: Form[date | None] = None,
-    signed_by_client: Form[str] = "",
-    signed_by_provider: Form[str] = "",
+    signed_by_client: Annotated[str, Form(max_length=SIGNATORY_MAX)] = "",
+    signed_by_provider: Annotated[str, Form(max_length=SIGNATORY_MAX)] = "",
 ) -> tuple[int, ContractDocument]:
     """A signed document as a file (multipart); a later upload of the same kind supersedes it."""
     principal = principal_of(request)
@@ -407,13 +410,13 @@ def _policy_ref(principal: Principal, pk: int | None) -> SlaPolicy | None:
 def process_list(
     request: HttpRequest,
     engagement_id: int | None = None,
-    channel: str | None = None,
+    channel: Channel | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> dict[str, object]:
     qs = selectors.process_list(
         principal=principal_of(request), engagement_id=engagement_id, channel=channel
-    ).prefetch_related("sop_versions")
+    )
     body = page(qs, cursor=cursor, limit=limit)
     body["items"] = [_process_out(p) for p in body["items"]]  # type: ignore[attr-defined]
     return body

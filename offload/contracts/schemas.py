@@ -79,6 +79,11 @@ class DocumentOut(Schema):
         return bool(obj.file)
 
 
+# Who signed for a party; the column holds 200 characters.
+SIGNATORY_MAX = 200
+Signatory = Annotated[str, StringConstraints(max_length=SIGNATORY_MAX, strip_whitespace=True)]
+
+
 class DocumentIn(StrictIn):
     engagement_id: int
     kind: DocumentKind
@@ -86,8 +91,8 @@ class DocumentIn(StrictIn):
     effective_from: date
     effective_to: date | None = None
     signed_on: date | None = None
-    signed_by_client: str = ""
-    signed_by_provider: str = ""
+    signed_by_client: Signatory = ""
+    signed_by_provider: Signatory = ""
     body: str = ""
 
 

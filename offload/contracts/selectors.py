@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from offload.contracts.models import (
     BusinessCalendar,
@@ -65,11 +66,29 @@ def rate_card_list(*, principal: Principal, engagement_id: int | None = None) ->
     return qs.filter(engagement_id=engagement_id) if engagement_id else qs
 
 
+CURRENT_SOP = "current_sop"
+
+
+def _current_sops() -> Prefetch[Any]:
+    """Each process's latest SOP version only (not every version's body), into
+    `process.current_sop` as a list of zero or one."""
+    latest = SopVersion.objects.filter(process=OuterRef("process")).order_by("-version")
+    return Prefetch(
+        "sop_versions",
+        queryset=SopVersion.objects.filter(version=Subquery(latest.values("version")[:1])),
+        to_attr=CURRENT_SOP,
+    )
+
+
 def process_list(
     *, principal: Principal, engagement_id: int | None = None, channel: str | None = None
 ) -> QuerySet[Process]:
+    """Processes with their current SOP prefetched: one query for any number of them."""
     qs = visibility.visible(
-        principal, Process.objects.select_related("sla_policy", "client", "engagement")
+        principal,
+        Process.objects.select_related("sla_policy", "client", "engagement").prefetch_related(
+            _current_sops()
+        ),
     )
     if engagement_id:
         qs = qs.filter(engagement_id=engagement_id)
@@ -79,6 +98,10 @@ def process_list(
 
 
 def process_current_sop(process: Process) -> SopVersion | None:
+    """The latest SOP version: from the prefetch of `process_list` if it ran, else one query."""
+    prefetched: list[SopVersion] | None = getattr(process, CURRENT_SOP, None)
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
     return process.sop_versions.order_by("-version").first()
 
 

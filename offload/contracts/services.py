@@ -55,6 +55,11 @@ NOT_POSITIVE = "must be greater than zero"
 NEGATIVE = "must not be negative"
 BAD_TIERS = 'must be a list of {"from_volume": <int >= 0>, "price": "<decimal>"}'
 OTHER_ENGAGEMENT = "belongs to another engagement"
+SUPERSEDED_POLICY = "version {version} is superseded; use the current version"
+OUT_OF_RANGE = "must be at most {maximum} {unit}"
+SCORE_RANGE = "a score must be from 1 to 5"
+BAD_WINDOW = "'{window}' is not a measurement window; use one of: {allowed}"
+NO_BODY = "a document needs a body or a file"
 BAD_PAUSE_STATUS = "'{status}' is not a status a clock can pause in"
 
 # What each metric is measured in and how it is compared.
@@ -72,6 +77,8 @@ METRIC_UNITS: dict[str, tuple[frozenset[str], str]] = {
     Metric.CSAT: (frozenset({Unit.SCORE, Unit.PERCENT}), Comparison.AT_LEAST),
     Metric.ABANDONMENT_RATE: (frozenset({Unit.PERCENT}), Comparison.AT_MOST),
 }
+# Measurement windows a target may be reported over.
+WINDOWS = ("monthly",)
 # Statuses of the work-item lifecycle in which an SLA clock may pause.
 PAUSABLE_STATUSES = frozenset({"waiting_on_client", "escalated"})
 
@@ -227,7 +234,7 @@ def document_create(
                 "effective_to",
                 DATES_REVERSED if effective_to and effective_to < effective_from else None,
             ),
-            ("body", None if body or file else "a document needs a body or a file"),
+            ("body", None if body or file else NO_BODY),
         ]
     )
     # Lock the engagement so two uploads of the same kind cannot take one version.
@@ -348,8 +355,18 @@ def _target_problems(
                     ),
                 )
             )
-        if Decimal(t["target_value"]) <= 0:
+        value = Decimal(t["target_value"])
+        if value <= 0:
             problems.append((f"{where}.target_value", NOT_POSITIVE))
+        elif t["unit"] == Unit.PERCENT and value > 100:
+            problems.append((f"{where}.target_value", OUT_OF_RANGE.format(maximum=100, unit="%")))
+        elif t["unit"] == Unit.SCORE and not Decimal(1) <= value <= Decimal(5):
+            problems.append((f"{where}.target_value", SCORE_RANGE))
+        window = t.get("window", "monthly")
+        if window not in WINDOWS:
+            problems.append(
+                (f"{where}.window", BAD_WINDOW.format(window=window, allowed=", ".join(WINDOWS)))
+            )
         for terms in ("credit", "bonus"):
             if not _terms_ok(t.get(terms, {})):
                 problems.append((f"{where}.{terms}", BAD_TERMS))
@@ -409,6 +426,7 @@ def _targets_snapshot(policy: SlaPolicy) -> list[dict[str, Any]]:
             "target_value": str(t.target_value),
             "unit": t.unit,
             "comparison": t.comparison,
+            "window": t.window,
             "calendar": t.calendar_id,
             "credit": t.credit,
             "bonus": t.bonus,
@@ -483,20 +501,13 @@ def sla_policy_revise(
             ).aggregate(v=Max("version"))["v"],
         )
     old_targets = _targets_snapshot(current)
-    new_targets: Sequence[Mapping[str, Any]] = (
-        targets
-        if targets is not None
-        else [
-            {
-                **t,
-                "calendar": next(
-                    (x.calendar for x in current.targets.all() if x.calendar_id == t["calendar"]),
-                    None,
-                ),
-            }
-            for t in old_targets
-        ]
-    )
+    new_targets: Sequence[Mapping[str, Any]]
+    if targets is None:  # keep the targets, each with its calendar object again
+        ids = {t["calendar"] for t in old_targets if t["calendar"] is not None}
+        calendars = BusinessCalendar.objects.in_bulk(ids) if ids else {}
+        new_targets = [{**t, "calendar": calendars.get(t["calendar"])} for t in old_targets]
+    else:
+        new_targets = targets
     engagement = current.engagement
     calendar = calendar or current.calendar
     pause = current.pause_statuses if pause_statuses is None else pause_statuses
@@ -554,7 +565,8 @@ def _tiers_ok(tiers: Any) -> bool:
     for tier in tiers:
         if not isinstance(tier, dict) or set(tier) != {"from_volume", "price"}:
             return False
-        if not isinstance(tier["from_volume"], int) or tier["from_volume"] < 0:
+        volume = tier["from_volume"]
+        if not isinstance(volume, int) or isinstance(volume, bool) or volume < 0:
             return False
         try:
             if Decimal(str(tier["price"])) < 0:
@@ -664,6 +676,8 @@ def _process_problems(
     policy = data.get("sla_policy")
     if policy is not None and policy.engagement_id != engagement.pk:
         problems.append(("sla_policy", OTHER_ENGAGEMENT))
+    elif policy is not None and policy.superseded_by_id is not None:
+        problems.append(("sla_policy", SUPERSEDED_POLICY.format(version=policy.version)))
     return problems
 
 
@@ -729,7 +743,7 @@ def process_update(
         actor=actor, organisation=process.client, obj=process, data=data, action="process.update"
     )
     current = updated.sop_versions.order_by("-version").first()
-    if sop is not None and (current is None or current.body != sop):
+    if sop is not None and sop != (current.body if current else ""):
         version = _add_sop(updated, sop, actor)
         audit.record(
             organisation=updated.client,
