@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -8,6 +9,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from offload.core import errors, request_context
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's request id is kept only when it is short and plain, since it is stored
+# in the audit trail and echoed back; anything else gets a fresh id.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class RequestContextMiddleware:
@@ -15,8 +19,12 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")[:64] or None
-        token = request_context.begin(ip=request.META.get("REMOTE_ADDR"), request_id=incoming)
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        if not _SAFE_REQUEST_ID.fullmatch(incoming):
+            incoming = ""
+        token = request_context.begin(
+            ip=request.META.get("REMOTE_ADDR"), request_id=incoming or None
+        )
         try:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request_context.current().request_id

@@ -46,15 +46,25 @@ def register(name: str) -> Callable[[SweepFn], SweepFn]:
     return decorator
 
 
+def unregister(name: str) -> None:
+    """Forget a sweep (tests register temporary ones)."""
+    _registry.pop(name, None)
+
+
 def registered() -> list[Sweep]:
     return sorted(_registry.values(), key=lambda s: s.name)
 
 
 def claim_due(queryset: QuerySet[M], *, limit: int) -> list[M]:
-    """Lock and return up to `limit` rows; call inside transaction.atomic()."""
+    """Lock and return up to `limit` rows; call inside transaction.atomic().
+
+    Only the swept table's rows are locked (`of=("self",)`): rows joined in by
+    select_related, such as a key's organisation, stay free for other writers.
+    """
     features = connections[queryset.db].features
     if features.has_select_for_update_skip_locked:
-        queryset = queryset.select_for_update(skip_locked=True)
+        of = ("self",) if features.has_select_for_update_of else ()
+        queryset = queryset.select_for_update(skip_locked=True, of=of)
     return list(queryset[:limit])
 
 

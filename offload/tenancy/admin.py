@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 from django.db.models import Model
-from django.forms import ModelForm
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
 from offload.tenancy import audit
@@ -88,11 +88,50 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     inlines = [MembershipInline]
     fieldsets = (*(DjangoUserAdmin.fieldsets or ()), ("Automation", {"fields": ("is_bot",)}))
 
+    def save_formset(
+        self,
+        request: HttpRequest,
+        form: ModelForm,  # type: ignore[type-arg]
+        formset: BaseInlineFormSet,  # type: ignore[type-arg]
+        change: bool,
+    ) -> None:
+        """Roles granted or taken here are access writes: audit them per organisation."""
+        if formset.model is not Membership:
+            super().save_formset(request, form, formset, change)
+            return
+        user = form.instance
+
+        def roles_by_org() -> dict[int, list[str]]:
+            out: dict[int, list[str]] = {}
+            for org_id, role in Membership.objects.filter(user=user).values_list(
+                "organisation_id", "role"
+            ):
+                out.setdefault(org_id, []).append(role)
+            return {k: sorted(v) for k, v in out.items()}
+
+        with transaction.atomic():
+            before = roles_by_org()
+            super().save_formset(request, form, formset, change)
+            after = roles_by_org()
+            for org in Organisation.objects.filter(pk__in=set(before) | set(after)):
+                changes = audit.diff(
+                    {"roles": before.get(org.pk, [])}, {"roles": after.get(org.pk, [])}
+                )
+                if changes:
+                    actor = Principal(organisation=org, user=request.user)  # type: ignore[arg-type]
+                    audit.record(
+                        organisation=org,
+                        actor=actor,
+                        action="admin.user.roles",
+                        obj=user,
+                        changes=changes,
+                    )
+
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ApiKeyAdmin(AuditedAdmin):
     """Keys are created through the API or CLI (the secret is shown once); here they are
-    listed and revoked."""
+    listed and revoked, and each change is audited like a service write."""
 
     list_display = [
         "name",

@@ -9,6 +9,7 @@ reports the first row that was edited, inserted or deleted.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -75,6 +76,23 @@ def content_hash(event: AuditEvent) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+def clean_ip(ip: str | None) -> str | None:
+    """The address as the database will hand it back (or None if it is not one).
+
+    The hash is computed before the row is stored, so it must cover the stored form:
+    PostgreSQL's inet rewrites '2001:0db8::0001' as '2001:db8::1' and refuses text
+    that is not an address.
+    """
+    if not ip:
+        return None
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    stored: str = AuditEvent._meta.get_field("ip").get_prep_value(ip)
+    return stored
+
+
 def record(
     *,
     organisation: Organisation,
@@ -104,7 +122,7 @@ def record(
         object_id=str(obj.pk),
         changes=_jsonable(dict(changes or {})),
         request_id=ctx.request_id,
-        ip=ctx.ip,
+        ip=clean_ip(ctx.ip),
         prev_hash=head.hash,
     )
     event.hash = content_hash(event)
@@ -132,12 +150,17 @@ EDITED = "content does not match its hash (edited)"
 BROKEN_LINK = "previous-hash link is broken (a row before it was inserted, edited or deleted)"
 GAP = "sequence jumps from {prev} to {seq} (rows deleted)"
 TAIL_MISSING = "chain head says {head} rows but the trail ends at {seq} (rows deleted)"
+BEYOND_HEAD = "row after the chain head's last seq {head} (inserted)"
+HEAD_MISSING = "the trail has rows but its chain head is gone (deleted)"
 
 
 def _walk(organisation_id: int, head: AuditChainHead | None) -> Iterator[ChainProblem]:
     prev_seq, prev_hash = 0, GENESIS
     rows = AuditEvent.objects.filter(organisation_id=organisation_id).order_by("seq")
     for event in rows.iterator(chunk_size=2000):
+        if head is None:
+            yield ChainProblem(organisation_id, event.seq, event.pk, HEAD_MISSING)
+            return
         if event.seq != prev_seq + 1:
             yield ChainProblem(
                 organisation_id, event.seq, event.pk, GAP.format(prev=prev_seq, seq=event.seq)
@@ -148,6 +171,12 @@ def _walk(organisation_id: int, head: AuditChainHead | None) -> Iterator[ChainPr
             return
         if content_hash(event) != event.hash:
             yield ChainProblem(organisation_id, event.seq, event.pk, EDITED)
+            return
+        if event.seq > head.seq:
+            # Well-formed but never written through `record`, which moves the head.
+            yield ChainProblem(
+                organisation_id, event.seq, event.pk, BEYOND_HEAD.format(head=head.seq)
+            )
             return
         prev_seq, prev_hash = event.seq, event.hash
     if head is not None and (head.seq != prev_seq or head.hash != prev_hash):

@@ -75,7 +75,6 @@ CROSS_REGION_BORDERS: frozenset[frozenset[str]] = frozenset(
         ("GR", "MK"),
         ("GR", "TR"),
         ("BG", "TR"),
-        ("EG", "IL"),
         ("CN", "IN"),
         ("CN", "VN"),
         ("CN", "PK"),

@@ -6,11 +6,12 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import DecimalField, Exists, Model, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -39,8 +40,13 @@ USERNAME_TAKEN = "'{username}' is already taken"
 KEY_USER_NOT_MEMBER = "the key's user must be a member of the key's organisation"
 BAD_SCOPE = "'{scope}' is not a scope; use read and/or write"
 EXPIRY_IN_PAST = "must be in the future"
+EXPIRY_NAIVE = "needs a time zone offset (e.g. 2030-01-01T00:00:00Z)"
+SCOPE_BEYOND_OWN = "a key cannot grant '{scope}', which it lacks itself"
 CLIENT_ONLY = "a provider may only onboard client organisations"
 NEGATIVE_COST = "must not be negative"
+NO_SLUG = "cannot be derived from the name; give a slug"
+NOT_A_MEMBER = "user not found"
+KEY_NOT_FOUND = "API key not found"
 
 KEY_PREFIX = "ofk"
 
@@ -65,6 +71,20 @@ def _org_checks(data: Mapping[str, Any]) -> list[tuple[str, str | None]]:
     return out
 
 
+def _as_stored(model: type[Model], key: str, value: Any) -> Any:
+    """`value` as the column will hold it, so an equal amount is not seen as a change."""
+    try:
+        field = model._meta.get_field(key)
+    except FieldDoesNotExist:
+        return value
+    if isinstance(field, DecimalField) and value is not None and field.decimal_places is not None:
+        try:
+            return Decimal(str(value)).quantize(Decimal(1).scaleb(-field.decimal_places))
+        except InvalidOperation:
+            return value  # too many digits: left for the field's own check to refuse
+    return value
+
+
 def save_unique(obj: M, *, field: str, value: str, save: Callable[[], None]) -> M:
     """Save, turning a unique-constraint race on `field` into a 422 naming it."""
     try:
@@ -86,7 +106,7 @@ def update_model(
     """Apply `data` to `obj`, save only what changed and audit the difference."""
     before = audit.snapshot(obj, list(data))
     for key, value in data.items():
-        setattr(obj, key, value)
+        setattr(obj, key, _as_stored(type(obj), key, value))
     changes = audit.diff(before, audit.snapshot(obj, list(data)))
     if changes:
         if "slug" in changes:
@@ -122,7 +142,12 @@ def organisation_create(
         if kind != OrganisationKind.CLIENT:
             raise errors.ValidationFailed.single("kind", CLIENT_ONLY)
     slug = slug or slugify(name)
-    _check(_org_checks({"country": country, "timezone": timezone, "currency": currency}))
+    _check(
+        [
+            ("slug", None if slug else NO_SLUG),
+            *_org_checks({"country": country, "timezone": timezone, "currency": currency}),
+        ]
+    )
     org = Organisation(
         kind=kind,
         name=name,
@@ -194,7 +219,10 @@ def site_create(
         provider = actor.organisation
     slug = slug or slugify(name)
     data = {"country": country, "timezone": timezone, "languages": languages}
-    _check([*_site_checks({**data, "hourly_cost": hourly_cost})])
+    _check(
+        [("slug", None if slug else NO_SLUG), *_site_checks({**data, "hourly_cost": hourly_cost})]
+    )
+    hourly_cost = _as_stored(Site, "hourly_cost", hourly_cost)
     site = Site(provider=provider, name=name, slug=slug, hourly_cost=hourly_cost, **data)
     save_unique(site, field="slug", value=slug, save=site.save)
     audit.record(
@@ -248,6 +276,12 @@ def _role_checks(organisation: Organisation, roles: Iterable[str]) -> list[tuple
         for r in roles
     )
     return checks
+
+
+def _require_member(user: User, organisation: Organisation) -> None:
+    """A user outside the organisation looks exactly like a missing one."""
+    if not Membership.objects.filter(user=user, organisation=organisation).exists():
+        raise errors.NotFound(NOT_A_MEMBER)
 
 
 def _set_roles(
@@ -322,6 +356,7 @@ def user_update(
 ) -> User:
     visibility.require(actor, "user.manage")
     org = actor.organisation
+    _require_member(user, org)
     if roles is not None:
         _check(_role_checks(org, roles))
     before = audit.snapshot(user, list(data))
@@ -345,6 +380,7 @@ def user_remove(*, actor: Principal, user: User) -> None:
     """Remove the user from the actor's organisation (and deactivate if that was the last)."""
     visibility.require(actor, "user.manage")
     org = actor.organisation
+    _require_member(user, org)
     changes = _set_roles(user, org, [])
     if not Membership.objects.filter(user=user).exists():
         user.is_active = False
@@ -381,7 +417,15 @@ def api_key_create(
         ("scopes", None if s in ApiScope.values else BAD_SCOPE.format(scope=s)) for s in scopes
     ]
     checks.append(("scopes", None if scopes else "at least one scope is needed"))
-    if expires_at is not None:
+    if actor is not None and actor.api_key is not None:
+        # A key may hand on only what it holds.
+        checks.extend(
+            ("scopes", None if s in actor.scopes else SCOPE_BEYOND_OWN.format(scope=s))
+            for s in sorted(set(scopes))
+        )
+    if expires_at is not None and timezone.is_naive(expires_at):
+        checks.append(("expires_at", EXPIRY_NAIVE))
+    elif expires_at is not None:
         checks.append(("expires_at", EXPIRY_IN_PAST if expires_at <= timezone.now() else None))
     if user is not None:
         member = Membership.objects.filter(user=user, organisation=organisation).exists()
@@ -411,6 +455,8 @@ def api_key_create(
 @transaction.atomic
 def api_key_revoke(*, actor: Principal, key: ApiKey) -> ApiKey:
     visibility.require(actor, "api_key.manage")
+    if key.organisation_id != actor.organisation.pk:
+        raise errors.NotFound(KEY_NOT_FOUND)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at", "updated_at"])
@@ -429,11 +475,19 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def api_key_authenticate(secret: str, *, now: datetime | None = None) -> ApiKey | None:
-    """The live key with this secret, or None; notes when it was last used."""
+    """The live key with this secret, or None; notes when it was last used.
+
+    A key acting as a user works only while that user is a member of the key's
+    organisation: removing someone from an organisation silences their keys there.
+    """
     now = now or timezone.now()
+    still_member = Exists(
+        Membership.objects.filter(user=OuterRef("user"), organisation=OuterRef("organisation"))
+    )
     key = (
         ApiKey.objects.select_related("organisation", "user")
         .filter(digest=digest(secret), revoked_at__isnull=True, expired_at__isnull=True)
+        .filter(Q(user__isnull=True) | still_member)
         .first()
     )
     if key is None or (key.expires_at is not None and key.expires_at <= now):

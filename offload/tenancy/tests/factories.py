@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from decimal import Decimal
 
 from django.test import Client
@@ -56,6 +57,7 @@ def make_api_key(
     *,
     user: User | None = None,
     scopes: tuple[str, ...] = ("read", "write"),
+    expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
     return services.api_key_create(
         actor=None,
@@ -63,7 +65,19 @@ def make_api_key(
         name=f"key {next(_seq)}",
         scopes=list(scopes),
         user=user,
+        expires_at=expires_at,
     )
+
+
+def make_key_principal(
+    organisation: Organisation,
+    *,
+    user: User | None = None,
+    scopes: tuple[str, ...] = ("read", "write"),
+) -> Principal:
+    """The principal of a new API key (an organisation key unless `user` is given)."""
+    key, _ = make_api_key(organisation, user=user, scopes=scopes)
+    return visibility.principal_for_api_key(key)
 
 
 def make_site(provider: Organisation, **overrides: object) -> Site:

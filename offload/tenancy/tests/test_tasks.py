@@ -8,7 +8,9 @@ from django_tasks import TaskResultStatus
 from offload.tenancy import tasks
 from offload.tenancy.tests.factories import make_client
 
-pytestmark = pytest.mark.django_db
+# Committed transactions: django-tasks-db's worker closes connections between tasks,
+# which would end the per-test transaction on PostgreSQL.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DB_BACKEND = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

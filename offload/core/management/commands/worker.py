@@ -16,13 +16,24 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections
+from django.db import connections
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from offload.core import sweeps
 
 logger = logging.getLogger("offload.worker")
+
+
+def _refresh_connections() -> None:
+    """Drop broken or too-old connections between ticks, as Django does between requests.
+
+    A connection inside a transaction is left alone: closing it would lose the
+    transaction (the test suite runs the command inside one).
+    """
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
 
 
 class Command(BaseCommand):
@@ -35,14 +46,23 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.running = True
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
+        # Stop after the current tick on SIGTERM/SIGINT; the caller's handlers come
+        # back when the loop ends (tests call the command in-process).
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self._loop(options)
+        finally:
+            for sig, handler in previous.items():
+                if handler is not None:  # None: installed outside Python, cannot be restored
+                    signal.signal(sig, handler)
+
+    def _loop(self, options: dict[str, Any]) -> None:
         task_worker = None if options["no_tasks"] else self._task_worker()
         self.stdout.write(
             f"offload worker: sweeps {', '.join(s.name for s in sweeps.registered())}"
         )
         while self.running:
-            close_old_connections()
+            _refresh_connections()
             handled = sweeps.run_all(timezone.now())
             for name, count in handled.items():
                 if count:

@@ -21,6 +21,7 @@ class Command(BaseCommand):
         if problems:
             for problem in problems:
                 self.stderr.write(f"TAMPERED {problem}")
-            raise CommandError(f"{len(problems)} audit chain(s) broken")
+            listing = "; ".join(str(p) for p in problems)
+            raise CommandError(f"{len(problems)} audit chain(s) broken: {listing}")
         count = AuditEvent.objects.count()
         self.stdout.write(f"audit trail intact: {count} events verified")
