@@ -1,0 +1,155 @@
+"""A two-client world for the cross-cutting API tests.
+
+One provider (Northwind) serves two clients (Acme, Globex); each client has an
+engagement with a calendar, an SLA policy, a rate card, a process with an SOP, a
+contract document with an uploaded file, users and API keys. A second provider
+(Initech), which has nothing to do with either client, owns a site of its own.
+
+Every object of a side carries the side's name (or its slug) in a name, so a
+test can search a response's text for a name that must not be there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from offload.contracts import services as contract_services
+from offload.contracts.tests.factories import make_engagement, make_policy, make_rate_card
+from offload.tenancy.models import Organisation, Site
+from offload.tenancy.tests.factories import (
+    make_api_key,
+    make_client,
+    make_provider,
+    make_site,
+    make_user,
+)
+
+
+@dataclass(frozen=True)
+class Refs:
+    """One side's object ids, named as the API's path parameters name them."""
+
+    org_id: int
+    engagement_id: int
+    calendar_id: int
+    policy_id: int
+    card_id: int
+    process_id: int
+    document_id: int
+    site_id: int
+    user_id: int
+    key_id: int
+
+
+@dataclass(frozen=True)
+class Side:
+    organisation: Organisation
+    refs: Refs
+    admin_key: str  # secret of a read+write key acting as the side's admin user
+    markers: tuple[str, ...]  # lower-case names that appear in this side's objects
+
+
+@dataclass(frozen=True)
+class World:
+    northwind: Organisation
+    northwind_key: str  # the provider admin's read+write key
+    northwind_site: Site
+    acme: Side
+    globex: Side
+    initech: Organisation  # an unrelated provider
+    initech_key: str
+    initech_site: Site
+
+
+def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
+    """A client of `provider` with one of everything, every name starting with `name`."""
+    slug = name.lower()
+    client = make_client(f"{name} Corp", slug=f"{slug}-corp")
+    engagement = make_engagement(client, provider, name=f"{name} support", slug=f"{slug}-support")
+    policy = make_policy(engagement)
+    card = make_rate_card(engagement, name=f"{name} rates", slug=f"{slug}-rates")
+    process = contract_services.process_create(
+        actor=None,
+        engagement=engagement,
+        name=f"{name} email",
+        slug=f"{slug}-email",
+        channel="email",
+        sla_policy=policy,
+        sop=f"# {name} SOP\n\nAnswer within the hour.",
+    )
+    document = contract_services.document_create(
+        actor=None,
+        engagement=engagement,
+        kind="msa",
+        title=f"{name} MSA",
+        effective_from=date(2026, 1, 1),
+        file=SimpleUploadedFile(f"{slug}-msa.pdf", b"%PDF-1.4 signed", "application/pdf"),
+    )
+    admin = make_user(client, "client_admin", username=f"{slug}-admin")
+    make_user(client, "client_viewer", username=f"{slug}-viewer")
+    key, secret = make_api_key(client, user=admin)
+    return Side(
+        organisation=client,
+        refs=Refs(
+            org_id=client.pk,
+            engagement_id=engagement.pk,
+            calendar_id=policy.calendar_id,
+            policy_id=policy.pk,
+            card_id=card.pk,
+            process_id=process.pk,
+            document_id=document.pk,
+            site_id=site.pk,
+            user_id=admin.pk,
+            key_id=key.pk,
+        ),
+        admin_key=secret,
+        markers=(slug,),
+    )
+
+
+def make_world() -> World:
+    northwind = make_provider("Northwind Services", slug="northwind")
+    northwind_site = make_site(northwind, name="Northwind Manila", slug="northwind-manila")
+    northwind_admin = make_user(northwind, "admin", username="northwind-admin")
+    initech = make_provider(
+        "Initech Outsourcing", slug="initech", country="MX", timezone="America/Monterrey"
+    )
+    initech_site = make_site(
+        initech,
+        name="Initech Monterrey",
+        slug="initech-monterrey",
+        country="MX",
+        timezone="America/Monterrey",
+    )
+    initech_admin = make_user(initech, "admin", username="initech-admin")
+    return World(
+        northwind=northwind,
+        northwind_key=make_api_key(northwind, user=northwind_admin)[1],
+        northwind_site=northwind_site,
+        acme=make_client_side(northwind, "Acme", site=northwind_site),
+        globex=make_client_side(northwind, "Globex", site=northwind_site),
+        initech=initech,
+        initech_key=make_api_key(initech, user=initech_admin)[1],
+        initech_site=initech_site,
+    )
+
+
+@dataclass(frozen=True)
+class Writers:
+    """A provider and one client of it, with a read+write admin key each."""
+
+    provider_key: str
+    client: Side
+
+
+def make_writers() -> Writers:
+    provider = make_provider("Northwind Services", slug="northwind")
+    site = make_site(provider, name="Northwind Manila", slug="northwind-manila")
+    admin = make_user(provider, "admin", username="northwind-admin")
+    return Writers(
+        provider_key=make_api_key(provider, user=admin)[1],
+        client=make_client_side(provider, "Acme", site=site),
+    )

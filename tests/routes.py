@@ -1,0 +1,428 @@
+"""Every route of the one NinjaAPI, read from its own OpenAPI document, and a valid
+request for each write route.
+
+Routes come from `api.get_openapi_schema()`, so a route added to any router is walked
+by the cross-cutting tests without editing them; a write route missing from
+`WRITE_CASES`, or a path parameter `Refs` does not know, fails those tests by name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Literal
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Model
+from django.test import Client
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
+
+from config.api import api
+from offload.contracts.tests.factories import WEEKDAYS_9_TO_5
+from offload.tenancy import visibility
+from offload.tenancy.models import ApiKey, AuditEvent
+from tests.factories import Refs
+
+if TYPE_CHECKING:
+    # The test client's response (with .json()), as django-stubs names it.
+    from django.test.client import _MonkeyPatchedWSGIResponse
+
+    Response = _MonkeyPatchedWSGIResponse
+
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
+PROBLEM = "application/problem+json"
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
+REF_NAMES = frozenset(f.name for f in fields(Refs))
+
+UNKNOWN_PARAMS = (
+    "{route} has path parameter(s) {params} that tests/factories.py Refs does not know; "
+    "add them, and an object of each side in make_client_side, to walk this route"
+)
+
+Schema = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # the OpenAPI template, e.g. /api/v1/engagements/{engagement_id}
+    path_params: tuple[str, ...]
+    query_params: tuple[str, ...]
+    content_type: str | None  # of the request body; None when the route takes none
+    body_schema: Schema | None  # with every $ref inlined
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    @property
+    def unknown_params(self) -> list[str]:
+        return [p for p in self.path_params if p not in REF_NAMES]
+
+    def url(self, refs: Refs) -> str:
+        if self.unknown_params:
+            raise LookupError(UNKNOWN_PARAMS.format(route=self, params=self.unknown_params))
+        return self.path.format(**{p: getattr(refs, p) for p in self.path_params})
+
+
+def _inline(node: Any, components: Schema) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            return _inline(components[name], components)
+        return {k: _inline(v, components) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, components) for v in node]
+    return node
+
+
+def api_routes() -> list[Route]:
+    """Every operation of the API, in the order of its OpenAPI document."""
+    schema = api.get_openapi_schema()
+    components = schema.get("components", {}).get("schemas", {})
+    routes = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            params = operation.get("parameters", [])
+            path_params = tuple(p["name"] for p in params if p["in"] == "path")
+            query_params = tuple(p["name"] for p in params if p["in"] == "query")
+            content = operation.get("requestBody", {}).get("content", {})
+            content_type = next(iter(content), None)
+            body_schema = (
+                _inline(content[content_type]["schema"], components) if content_type else None
+            )
+            routes.append(
+                Route(method.upper(), path, path_params, query_params, content_type, body_schema)
+            )
+    return routes
+
+
+# ------------------------------------------------------------------ schema leaves
+
+
+def _variants(node: Schema) -> list[Schema]:
+    """The alternatives of a node (`X | None` is an anyOf), itself included."""
+    out = [node]
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in node.get(key, []):
+            out.extend(_variants(sub))
+    return out
+
+
+def _is_enum(node: Schema) -> bool:
+    return any("enum" in v or "const" in v for v in _variants(node))
+
+
+def _is_integer(node: Schema) -> bool:
+    return any(v.get("type") == "integer" for v in _variants(node))
+
+
+def _items(node: Schema) -> Schema | None:
+    return next((v["items"] for v in _variants(node) if "items" in v), None)
+
+
+def _properties(node: Schema) -> Mapping[str, Schema]:
+    return next((v["properties"] for v in _variants(node) if "properties" in v), {})
+
+
+Path = tuple[str | int, ...]
+
+
+def leaves(value: Any, node: Schema, path: Path = ()) -> Iterator[tuple[Path, Any, Schema]]:
+    """Each (path, value, schema) inside `value`, walking objects and arrays."""
+    if path:
+        yield path, value, node
+    if isinstance(value, dict):
+        props = _properties(node)
+        for key, sub in value.items():
+            if key in props:
+                yield from leaves(sub, props[key], (*path, key))
+    elif isinstance(value, list) and (items := _items(node)) is not None:
+        for i, sub in enumerate(value):
+            yield from leaves(sub, items, (*path, i))
+
+
+def enum_paths(body: Mapping[str, Any], schema: Schema) -> list[Path]:
+    return [p for p, _, node in leaves(dict(body), schema) if _is_enum(node)]
+
+
+def integer_paths(body: Mapping[str, Any], schema: Schema) -> list[Path]:
+    return [p for p, _, node in leaves(dict(body), schema) if _is_integer(node)]
+
+
+def closed_object_paths(body: Mapping[str, Any], schema: Schema) -> list[Path]:
+    """The body itself and each object in it that refuses unknown fields."""
+    found = [(p, v, n) for p, v, n in leaves(dict(body), schema)]
+    return [
+        p
+        for p, value, node in [((), body, schema), *found]
+        if isinstance(value, Mapping)
+        and any(v.get("additionalProperties") is False for v in _variants(node))
+    ]
+
+
+def field_name(path: Path) -> str:
+    """How the API names a nested field: `targets[0].unit`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def within(field: str, parent: str) -> bool:
+    """Whether `field` is `parent` or a field nested in it (`targets[0].unit` in `targets`)."""
+    return field == parent or field.startswith((f"{parent}.", f"{parent}["))
+
+
+def replaced(body: Mapping[str, Any], path: Path, value: Any) -> dict[str, Any]:
+    """A copy of `body` with the value at `path` replaced (or added)."""
+    copy: dict[str, Any] = _copy(dict(body))
+    node: Any = copy
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return copy
+
+
+# ------------------------------------------------------------------ valid requests
+
+
+@dataclass(frozen=True)
+class WriteCase:
+    """A request a route accepts, built from one side's ids.
+
+    `writer` is the principal allowed to make it: the provider's admin for
+    provider-side objects, the client's admin for the client's own users and keys.
+    """
+
+    writer: Literal["provider", "client"]
+    body: Callable[[Refs], dict[str, Any]]
+
+
+def _target(refs: Refs) -> dict[str, Any]:
+    return {
+        "metric": "turnaround",
+        "priority": "P2",
+        "target_value": "2",
+        "unit": "business_days",
+        "comparison": "within",
+        "calendar_id": refs.calendar_id,
+        "credit": {"percent_of_fees": "5"},
+    }
+
+
+V1 = "/api/v1"
+WRITE_CASES: dict[tuple[str, str], WriteCase] = {
+    ("POST", f"{V1}/organisations"): WriteCase(
+        "provider",
+        lambda r: {
+            "kind": "client",
+            "name": "Hooli",
+            "country": "US",
+            "timezone": "America/Los_Angeles",
+            "currency": "USD",
+        },
+    ),
+    ("PATCH", f"{V1}/organisations/{{org_id}}"): WriteCase(
+        "client", lambda r: {"name": "Renamed Inc", "timezone": "Europe/London"}
+    ),
+    ("POST", f"{V1}/sites"): WriteCase(
+        "provider",
+        lambda r: {
+            "name": "Cebu",
+            "country": "PH",
+            "timezone": "Asia/Manila",
+            "languages": ["en", "tl"],
+            "hourly_cost": "11.00",
+        },
+    ),
+    ("PATCH", f"{V1}/sites/{{site_id}}"): WriteCase(
+        "provider", lambda r: {"name": "Manila 2", "hourly_cost": "13.00"}
+    ),
+    ("POST", f"{V1}/users"): WriteCase(
+        "client",
+        lambda r: {
+            "username": "new-member",
+            "email": "new.member@example.com",
+            "password": "long enough secret",
+            "roles": ["client_viewer"],
+        },
+    ),
+    ("PATCH", f"{V1}/users/{{user_id}}"): WriteCase(
+        "client", lambda r: {"first_name": "Ann", "is_active": True, "roles": ["client_admin"]}
+    ),
+    ("POST", f"{V1}/api-keys"): WriteCase(
+        "client", lambda r: {"name": "CI", "scopes": ["read"], "user_id": r.user_id}
+    ),
+    ("POST", f"{V1}/engagements"): WriteCase(
+        "provider", lambda r: {"client_id": r.org_id, "name": "Second line", "description": ""}
+    ),
+    ("PATCH", f"{V1}/engagements/{{engagement_id}}"): WriteCase(
+        "provider", lambda r: {"description": "Tier 1 and 2 support"}
+    ),
+    ("POST", f"{V1}/engagements/{{engagement_id}}/transition"): WriteCase(
+        "provider", lambda r: {"status": "select"}
+    ),
+    ("POST", f"{V1}/documents"): WriteCase(
+        "provider",
+        lambda r: {
+            "engagement_id": r.engagement_id,
+            "kind": "sow",
+            "title": "Statement of work",
+            "effective_from": "2026-01-01",
+            "body": "Scope: email support.",
+        },
+    ),
+    ("POST", f"{V1}/documents/upload"): WriteCase(
+        "provider",
+        lambda r: {
+            "engagement_id": r.engagement_id,
+            "kind": "dpa",
+            "title": "Data processing agreement",
+            "effective_from": "2026-01-01",
+            "file": SimpleUploadedFile("dpa.pdf", b"%PDF-1.4 dpa", "application/pdf"),
+        },
+    ),
+    ("POST", f"{V1}/calendars"): WriteCase(
+        "provider",
+        lambda r: {"engagement_id": r.engagement_id, "name": "Weekdays", "spec": WEEKDAYS_9_TO_5},
+    ),
+    ("PATCH", f"{V1}/calendars/{{calendar_id}}"): WriteCase(
+        "provider", lambda r: {"name": "Office hours"}
+    ),
+    ("POST", f"{V1}/sla-policies"): WriteCase(
+        "provider",
+        lambda r: {
+            "engagement_id": r.engagement_id,
+            "name": "Claims SLA",
+            "calendar_id": r.calendar_id,
+            "at_risk_percent": "80",
+            "targets": [_target(r)],
+        },
+    ),
+    ("PATCH", f"{V1}/sla-policies/{{policy_id}}"): WriteCase(
+        "provider", lambda r: {"name": "Claims SLA v2", "targets": [_target(r)]}
+    ),
+    ("POST", f"{V1}/rate-cards"): WriteCase(
+        "provider",
+        lambda r: {
+            "engagement_id": r.engagement_id,
+            "name": "Chat rates",
+            "pricing_unit": "per_handled_hour",
+            "price": "18.50",
+            "currency": "USD",
+            "tiers": [{"from_volume": 1000, "price": "17.00"}],
+            "effective_from": "2026-01-01",
+        },
+    ),
+    ("PATCH", f"{V1}/rate-cards/{{card_id}}"): WriteCase(
+        "provider", lambda r: {"price": "1.25", "tiers": [{"from_volume": 500, "price": "1.10"}]}
+    ),
+    ("POST", f"{V1}/processes"): WriteCase(
+        "provider",
+        lambda r: {
+            "engagement_id": r.engagement_id,
+            "name": "Chat support",
+            "channel": "chat",
+            "required_skills": {"chat": 2},
+            "languages": ["en"],
+            "pricing_unit": "per_item",
+            "sla_policy_id": r.policy_id,
+            "sop": "# Chat\n\nGreet, solve, close.",
+        },
+    ),
+    ("PATCH", f"{V1}/processes/{{process_id}}"): WriteCase(
+        "provider", lambda r: {"channel": "voice", "sop": "# Voice\n\nPick up in 3 rings."}
+    ),
+}
+
+
+def write_case(route: Route) -> WriteCase:
+    case = WRITE_CASES.get(route.key)
+    if case is None:
+        raise LookupError(
+            f"{route} has no entry in tests/routes.py WRITE_CASES; add a valid request "
+            "for it so the isolation and bad-input walks cover it"
+        )
+    return case
+
+
+# ------------------------------------------------------------------ sending
+
+
+def send(client: Client, route: Route, url: str, body: Mapping[str, Any] | None = None) -> Response:
+    """`body` as the route takes it: JSON, or multipart form fields and files."""
+    if route.content_type == MULTIPART:
+        data = {k: v for k, v in (body or {}).items() if v is not None}
+        return client.generic(
+            route.method, url, encode_multipart(BOUNDARY, data), content_type=MULTIPART_CONTENT
+        )
+    if route.content_type == JSON and body is not None:
+        payload = json.dumps(body, default=str)
+        return client.generic(route.method, url, payload, content_type=JSON)
+    return client.generic(route.method, url)
+
+
+# ------------------------------------------------------------------ the database
+
+
+def tenant_models() -> list[type[Model]]:
+    """Every model the visibility rules know, and the audit trail."""
+    models = visibility.registered_models()
+    return models if AuditEvent in models else [*models, AuditEvent]
+
+
+Snapshot = dict[str, dict[Any, dict[str, Any]]]
+
+
+def snapshot() -> Snapshot:
+    """Every row of every tenant model, to see that a request changed nothing.
+
+    An API key's `last_used_at` is left out: authenticating touches it on purpose.
+    """
+    out: Snapshot = {}
+    for model in tenant_models():
+        columns = [f.attname for f in model._meta.concrete_fields]
+        if model is ApiKey:
+            columns.remove("last_used_at")
+        rows = model._default_manager.order_by("pk").values(*columns)
+        pk = model._meta.pk.attname if model._meta.pk is not None else "id"
+        out[model._meta.label] = {row[pk]: row for row in rows}
+    return out
+
+
+def changes(before: Snapshot, after: Snapshot) -> list[str]:
+    """What differs between two snapshots, one line per row added, removed or edited."""
+    out = []
+    for label, rows in after.items():
+        old = before.get(label, {})
+        out += [f"{label} #{pk} added" for pk in rows.keys() - old.keys()]
+        out += [f"{label} #{pk} removed" for pk in old.keys() - rows.keys()]
+        out += [f"{label} #{pk} edited" for pk in rows.keys() & old.keys() if rows[pk] != old[pk]]
+    return sorted(out)
+
+
+ORGANISATION_COLUMNS = ("organisation_id", "client_id", "provider_id")
+
+
+def added_rows_of(before: Snapshot, after: Snapshot, organisations: frozenset[int]) -> list[str]:
+    """Rows added since `before` that belong to one of `organisations`."""
+    out = []
+    for label, rows in after.items():
+        for pk in rows.keys() - before.get(label, {}).keys():
+            if any(rows[pk].get(c) in organisations for c in ORGANISATION_COLUMNS):
+                out.append(f"{label} #{pk}")
+    return sorted(out)
