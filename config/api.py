@@ -29,8 +29,9 @@ NO_MEMBERSHIP = "this user belongs to no organisation"
 def authenticate(request: HttpRequest) -> visibility.Principal | None:
     """Bearer API key, or the signed-in session (with CSRF on writes)."""
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        key = tenancy_services.api_key_authenticate(header.removeprefix("Bearer ").strip())
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer":
+        key = tenancy_services.api_key_authenticate(credentials.strip())
         return visibility.principal_for_api_key(key) if key is not None else None
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

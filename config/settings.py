@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "offload.core.middleware.RequestContextMiddleware",
     "offload.core.middleware.BodySizeLimitMiddleware",
+    "offload.core.middleware.ApiMethodNotAllowedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

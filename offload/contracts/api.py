@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from django.http import FileResponse, HttpRequest
-from ninja import File, Form, Router
+from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
 
 from offload.contracts import selectors, services
@@ -82,7 +82,7 @@ def engagement_get(request: HttpRequest, engagement_id: int) -> Engagement:
 
 
 @router.post("/engagements", response={201: EngagementOut})
-def engagement_create(request: HttpRequest, payload: EngagementIn) -> tuple[int, Engagement]:
+def engagement_create(request: HttpRequest, payload: EngagementIn) -> Status[Engagement]:
     principal = principal_of(request)
     clients = visibility.visible(
         principal, Organisation.objects.filter(kind=OrganisationKind.CLIENT)
@@ -96,7 +96,7 @@ def engagement_create(request: HttpRequest, payload: EngagementIn) -> tuple[int,
         slug=payload.slug or "",
         description=payload.description,
     )
-    return 201, engagement
+    return Status(201, engagement)
 
 
 @router.patch("/engagements/{engagement_id}", response=EngagementOut)
@@ -162,11 +162,11 @@ def document_get(request: HttpRequest, document_id: int) -> ContractDocument:
 
 
 @router.post("/documents", response={201: DocumentOut})
-def document_create(request: HttpRequest, payload: DocumentIn) -> tuple[int, ContractDocument]:
+def document_create(request: HttpRequest, payload: DocumentIn) -> Status[ContractDocument]:
     principal = principal_of(request)
     engagement = _engagement_ref(principal, payload.engagement_id)
     data = payload.model_dump(exclude={"engagement_id"})
-    return 201, services.document_create(actor=principal, engagement=engagement, **data)
+    return Status(201, services.document_create(actor=principal, engagement=engagement, **data))
 
 
 @router.post("/documents/upload", response={201: DocumentOut})
@@ -181,7 +181,7 @@ def document_upload(
     signed_on: Form[date | None] = None,
     signed_by_client: Annotated[str, Form(max_length=SIGNATORY_MAX)] = "",
     signed_by_provider: Annotated[str, Form(max_length=SIGNATORY_MAX)] = "",
-) -> tuple[int, ContractDocument]:
+) -> Status[ContractDocument]:
     """A signed document as a file (multipart); a later upload of the same kind supersedes it."""
     principal = principal_of(request)
     engagement = _engagement_ref(principal, engagement_id)
@@ -197,7 +197,7 @@ def document_upload(
         signed_by_provider=signed_by_provider,
         file=file,
     )
-    return 201, document
+    return Status(201, document)
 
 
 @router.get("/documents/{document_id}/file", response={200: None})
@@ -232,7 +232,7 @@ def calendar_get(request: HttpRequest, calendar_id: int) -> BusinessCalendar:
 
 
 @router.post("/calendars", response={201: CalendarOut})
-def calendar_create(request: HttpRequest, payload: CalendarIn) -> tuple[int, BusinessCalendar]:
+def calendar_create(request: HttpRequest, payload: CalendarIn) -> Status[BusinessCalendar]:
     principal = principal_of(request)
     engagement = _engagement_ref(principal, payload.engagement_id)
     calendar = services.calendar_create(
@@ -242,7 +242,7 @@ def calendar_create(request: HttpRequest, payload: CalendarIn) -> tuple[int, Bus
         slug=payload.slug or "",
         spec=payload.spec,
     )
-    return 201, calendar
+    return Status(201, calendar)
 
 
 @router.patch("/calendars/{calendar_id}", response=CalendarOut)
@@ -302,7 +302,7 @@ def sla_policy_get(request: HttpRequest, policy_id: int) -> SlaPolicy:
 
 
 @router.post("/sla-policies", response={201: SlaPolicyOut})
-def sla_policy_create(request: HttpRequest, payload: SlaPolicyIn) -> tuple[int, SlaPolicy]:
+def sla_policy_create(request: HttpRequest, payload: SlaPolicyIn) -> Status[SlaPolicy]:
     principal = principal_of(request)
     engagement = _engagement_ref(principal, payload.engagement_id)
     policy = services.sla_policy_create(
@@ -315,7 +315,7 @@ def sla_policy_create(request: HttpRequest, payload: SlaPolicyIn) -> tuple[int, 
         at_risk_percent=payload.at_risk_percent,
         targets=_targets(principal, payload.targets),
     )
-    return 201, policy
+    return Status(201, policy)
 
 
 @router.patch("/sla-policies/{policy_id}", response=SlaPolicyOut)
@@ -358,7 +358,7 @@ def rate_card_get(request: HttpRequest, card_id: int) -> RateCard:
 
 
 @router.post("/rate-cards", response={201: RateCardOut})
-def rate_card_create(request: HttpRequest, payload: RateCardIn) -> tuple[int, RateCard]:
+def rate_card_create(request: HttpRequest, payload: RateCardIn) -> Status[RateCard]:
     principal = principal_of(request)
     engagement = _engagement_ref(principal, payload.engagement_id)
     data = payload.model_dump(exclude={"engagement_id", "slug", "tiers"})
@@ -369,7 +369,7 @@ def rate_card_create(request: HttpRequest, payload: RateCardIn) -> tuple[int, Ra
         tiers=[t.model_dump(mode="json") for t in payload.tiers],
         **data,
     )
-    return 201, card
+    return Status(201, card)
 
 
 @router.patch("/rate-cards/{card_id}", response=RateCardOut)
@@ -429,7 +429,7 @@ def process_get(request: HttpRequest, process_id: int) -> dict[str, object]:
 
 
 @router.post("/processes", response={201: ProcessOut})
-def process_create(request: HttpRequest, payload: ProcessIn) -> tuple[int, dict[str, object]]:
+def process_create(request: HttpRequest, payload: ProcessIn) -> Status[dict[str, object]]:
     principal = principal_of(request)
     engagement = _engagement_ref(principal, payload.engagement_id)
     data = payload.model_dump(exclude={"engagement_id", "sla_policy_id", "slug"})
@@ -440,7 +440,7 @@ def process_create(request: HttpRequest, payload: ProcessIn) -> tuple[int, dict[
         sla_policy=_policy_ref(principal, payload.sla_policy_id),
         **data,
     )
-    return 201, _process_out(process)
+    return Status(201, _process_out(process))
 
 
 @router.patch("/processes/{process_id}", response=ProcessOut)

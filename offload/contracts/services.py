@@ -129,8 +129,8 @@ def engagement_create(
         provider = actor.organisation
     _raise(
         [
-            ("client", None if client.kind == OrganisationKind.CLIENT else NOT_A_CLIENT),
-            ("provider", None if provider.kind == OrganisationKind.PROVIDER else NOT_A_PROVIDER),
+            ("client_id", None if client.kind == OrganisationKind.CLIENT else NOT_A_CLIENT),
+            ("provider_id", None if provider.kind == OrganisationKind.PROVIDER else NOT_A_PROVIDER),
         ]
     )
     slug = slug or slugify(name)
@@ -372,7 +372,7 @@ def _target_problems(
                 problems.append((f"{where}.{terms}", BAD_TERMS))
         calendar = t.get("calendar")
         if calendar is not None and calendar.engagement_id != engagement.pk:
-            problems.append((f"{where}.calendar", OTHER_ENGAGEMENT))
+            problems.append((f"{where}.calendar_id", OTHER_ENGAGEMENT))
     return problems
 
 
@@ -384,7 +384,7 @@ def _policy_problems(
     targets: Sequence[Mapping[str, Any]],
 ) -> list[tuple[str, str | None]]:
     problems: list[tuple[str, str | None]] = [
-        ("calendar", OTHER_ENGAGEMENT if calendar.engagement_id != engagement.pk else None),
+        ("calendar_id", OTHER_ENGAGEMENT if calendar.engagement_id != engagement.pk else None),
         ("at_risk_percent", NEGATIVE if at_risk_percent < 0 else None),
     ]
     problems.extend(
@@ -675,9 +675,9 @@ def _process_problems(
             problems.append(("item_schema", BAD_SCHEMA.format(reason=exc.message)))
     policy = data.get("sla_policy")
     if policy is not None and policy.engagement_id != engagement.pk:
-        problems.append(("sla_policy", OTHER_ENGAGEMENT))
+        problems.append(("sla_policy_id", OTHER_ENGAGEMENT))
     elif policy is not None and policy.superseded_by_id is not None:
-        problems.append(("sla_policy", SUPERSEDED_POLICY.format(version=policy.version)))
+        problems.append(("sla_policy_id", SUPERSEDED_POLICY.format(version=policy.version)))
     return problems
 
 

@@ -51,6 +51,12 @@ class Conflict(OffloadError):
     slug = "conflict"
 
 
+class MethodNotAllowed(OffloadError):
+    status = 405
+    title = "Method not allowed"
+    slug = "method-not-allowed"
+
+
 class PayloadTooLarge(OffloadError):
     status = 413
     title = "Payload too large"

@@ -49,10 +49,39 @@ class BodySizeLimitMiddleware:
         except ValueError:
             size = 0
         if size > limit:
-            error = errors.PayloadTooLarge(BODY_TOO_LARGE.format(size=size, limit=limit))
+            message = BODY_TOO_LARGE.format(size=size, limit=limit)
+            error = errors.PayloadTooLarge(message, errors=[{"field": "body", "message": message}])
             return JsonResponse(
                 errors.problem_body(error, instance=request.path),
                 status=error.status,
                 content_type="application/problem+json",
             )
         return self.get_response(request)
+
+
+METHOD_NOT_ALLOWED = "{method} is not allowed here; allowed: {allowed}"
+API_PREFIX = "/api/"
+
+
+class ApiMethodNotAllowedMiddleware:
+    """The router answers a wrong method with a bare 405; API callers get problem+json."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or not request.path.startswith(API_PREFIX):
+            return response
+        allowed = response.get("Allow", "")
+        error = errors.MethodNotAllowed(
+            METHOD_NOT_ALLOWED.format(method=request.method, allowed=allowed or "none")
+        )
+        problem = JsonResponse(
+            errors.problem_body(error, instance=request.path),
+            status=405,
+            content_type="application/problem+json",
+        )
+        if allowed:
+            problem["Allow"] = allowed
+        return problem

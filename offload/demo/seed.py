@@ -1108,23 +1108,14 @@ def key_name(owner: str) -> str:
 
 
 def _key_works(secret: str, *, organisation: Organisation, user: User | None) -> bool:
-    """Whether the secret still opens the API as this organisation (and user).
-
-    The same test as `tenancy.services.api_key_authenticate`, minus its write of
-    `last_used_at`: checking the credentials must leave the database untouched.
-    """
-    if not secret:
-        return False
-    key = (
-        ApiKey.objects.select_related("user")
-        .filter(digest=tenancy.digest(secret), revoked_at__isnull=True, expired_at__isnull=True)
-        .first()
+    """Whether the secret still opens the API as this organisation (and user), checked
+    without touching `last_used_at`, so a second run leaves the database as it was."""
+    key = tenancy.api_key_find(secret) if secret else None
+    return (
+        key is not None
+        and key.organisation_id == organisation.pk
+        and key.user_id == (user and user.pk)
     )
-    if key is None or key.organisation_id != organisation.pk or key.user_id != (user and user.pk):
-        return False
-    if key.expires_at is not None and key.expires_at <= timezone.now():
-        return False
-    return key.user is None or key.user.is_active
 
 
 def _key(

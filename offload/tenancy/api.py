@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from offload.core.pagination import DEFAULT_LIMIT, page, paginate
 from offload.core.schemas import Page, resolve
@@ -31,8 +31,10 @@ router = Router(tags=["tenancy"])
 
 
 def principal_of(request: HttpRequest) -> Principal:
+    """The caller; reads need the key's read scope (writes are checked by the service)."""
     principal: Principal = request.auth  # type: ignore[attr-defined]
-    visibility.require_read(principal)
+    if request.method in {"GET", "HEAD"}:
+        visibility.require_read(principal)
     return principal
 
 
@@ -56,7 +58,7 @@ def organisation_get(request: HttpRequest, org_id: int) -> Organisation:
 
 
 @router.post("/organisations", response={201: OrganisationOut})
-def organisation_create(request: HttpRequest, payload: OrganisationIn) -> tuple[int, Organisation]:
+def organisation_create(request: HttpRequest, payload: OrganisationIn) -> Status[Organisation]:
     org = services.organisation_create(
         actor=principal_of(request),
         kind=payload.kind,
@@ -66,7 +68,7 @@ def organisation_create(request: HttpRequest, payload: OrganisationIn) -> tuple[
         timezone=payload.timezone,
         currency=payload.currency,
     )
-    return 201, org
+    return Status(201, org)
 
 
 @router.patch("/organisations/{org_id}", response=OrganisationOut)
@@ -100,7 +102,7 @@ def site_get(request: HttpRequest, site_id: int) -> Site:
 
 
 @router.post("/sites", response={201: SiteOut})
-def site_create(request: HttpRequest, payload: SiteIn) -> tuple[int, Site]:
+def site_create(request: HttpRequest, payload: SiteIn) -> Status[Site]:
     principal = principal_of(request)
     site = services.site_create(
         actor=principal,
@@ -112,7 +114,7 @@ def site_create(request: HttpRequest, payload: SiteIn) -> tuple[int, Site]:
         languages=payload.languages,
         hourly_cost=payload.hourly_cost,
     )
-    return 201, site
+    return Status(201, site)
 
 
 @router.patch("/sites/{site_id}", response=SiteOut)
@@ -125,11 +127,11 @@ def site_update(request: HttpRequest, site_id: int, payload: SitePatch) -> Site:
 
 
 @router.delete("/sites/{site_id}", response={204: None})
-def site_delete(request: HttpRequest, site_id: int) -> tuple[int, None]:
+def site_delete(request: HttpRequest, site_id: int) -> Status[None]:
     principal = principal_of(request)
     site = visibility.get_visible(principal, Site.objects.all(), pk=site_id)
     services.site_delete(actor=principal, site=site)
-    return 204, None
+    return Status(204, None)
 
 
 # ------------------------------------------------------------------ users
@@ -176,7 +178,7 @@ def user_get(request: HttpRequest, user_id: int) -> dict[str, object]:
 
 
 @router.post("/users", response={201: UserOut})
-def user_create(request: HttpRequest, payload: UserIn) -> tuple[int, dict[str, object]]:
+def user_create(request: HttpRequest, payload: UserIn) -> Status[dict[str, object]]:
     principal = principal_of(request)
     user = services.user_create(
         actor=principal,
@@ -189,7 +191,7 @@ def user_create(request: HttpRequest, payload: UserIn) -> tuple[int, dict[str, o
         is_bot=payload.is_bot,
         roles=[str(r) for r in payload.roles],
     )
-    return 201, _user_out(user, principal)
+    return Status(201, _user_out(user, principal))
 
 
 @router.patch("/users/{user_id}", response=UserOut)
@@ -208,11 +210,11 @@ def user_update(request: HttpRequest, user_id: int, payload: UserPatch) -> dict[
 
 
 @router.delete("/users/{user_id}", response={204: None})
-def user_remove(request: HttpRequest, user_id: int) -> tuple[int, None]:
+def user_remove(request: HttpRequest, user_id: int) -> Status[None]:
     principal = principal_of(request)
     user = visibility.get_visible(principal, User.objects.all(), pk=user_id)
     services.user_remove(actor=principal, user=user)
-    return 204, None
+    return Status(204, None)
 
 
 # ------------------------------------------------------------------ API keys
@@ -236,7 +238,7 @@ def api_key_get(request: HttpRequest, key_id: int) -> ApiKey:
 
 
 @router.post("/api-keys", response={201: ApiKeyCreatedOut})
-def api_key_create(request: HttpRequest, payload: ApiKeyIn) -> tuple[int, dict[str, object]]:
+def api_key_create(request: HttpRequest, payload: ApiKeyIn) -> Status[dict[str, object]]:
     principal = principal_of(request)
     user = None
     if payload.user_id is not None:
@@ -252,7 +254,7 @@ def api_key_create(request: HttpRequest, payload: ApiKeyIn) -> tuple[int, dict[s
         expires_at=payload.expires_at,
     )
     out = ApiKeyOut.from_orm(key).model_dump()
-    return 201, {**out, "secret": secret}
+    return Status(201, {**out, "secret": secret})
 
 
 @router.delete("/api-keys/{key_id}", response=ApiKeyOut)

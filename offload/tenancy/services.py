@@ -429,7 +429,7 @@ def api_key_create(
         checks.append(("expires_at", EXPIRY_IN_PAST if expires_at <= timezone.now() else None))
     if user is not None:
         member = Membership.objects.filter(user=user, organisation=organisation).exists()
-        checks.append(("user", None if member else KEY_USER_NOT_MEMBER))
+        checks.append(("user_id", None if member else KEY_USER_NOT_MEMBER))
     _check(checks)
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
@@ -474,11 +474,11 @@ def api_key_revoke(*, actor: Principal, key: ApiKey) -> ApiKey:
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def api_key_authenticate(secret: str, *, now: datetime | None = None) -> ApiKey | None:
-    """The live key with this secret, or None; notes when it was last used.
+def api_key_find(secret: str, *, now: datetime | None = None) -> ApiKey | None:
+    """The live key with this secret, or None; reads only.
 
-    A key acting as a user works only while that user is a member of the key's
-    organisation: removing someone from an organisation silences their keys there.
+    A key acting as a user works only while that user is active and a member of the
+    key's organisation: removing someone from an organisation silences their keys there.
     """
     now = now or timezone.now()
     still_member = Exists(
@@ -494,7 +494,16 @@ def api_key_authenticate(secret: str, *, now: datetime | None = None) -> ApiKey 
         return None
     if key.user is not None and not key.user.is_active:
         return None
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+    return key
+
+
+def api_key_authenticate(secret: str, *, now: datetime | None = None) -> ApiKey | None:
+    """The live key with this secret, or None; notes when it was last used."""
+    now = now or timezone.now()
+    key = api_key_find(secret, now=now)
+    if key is not None and (
+        key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
+    ):
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key

@@ -856,7 +856,7 @@ def test_process_create_refuses_a_policy_of_another_engagement(world):
     # when
     response = post(world.ops, "/processes", process_body(world, sla_policy_id=other.pk))
     # then
-    assert error_fields(response) == ["sla_policy"]
+    assert error_fields(response) == ["sla_policy_id"]
     assert not Process.objects.exists()
 
 

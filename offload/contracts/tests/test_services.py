@@ -71,7 +71,7 @@ def test_engagement_create_refuses_a_provider_as_client():
             actor=None, client=make_provider(), provider=provider, name="Wrong way round"
         )
     # then
-    assert exc.value.errors == [errors.FieldError("client", services.NOT_A_CLIENT)]
+    assert exc.value.errors == [errors.FieldError("client_id", services.NOT_A_CLIENT)]
 
 
 @pytest.mark.parametrize("role", ["ops_manager", "finance", "agent"])
@@ -572,7 +572,7 @@ def test_sla_policy_create_refuses_a_calendar_of_another_engagement():
             targets=[target(calendar=foreign)],
         )
     # then
-    assert fields_of(exc) == ["calendar", "targets[0].calendar"]
+    assert fields_of(exc) == ["calendar_id", "targets[0].calendar_id"]
 
 
 def test_sla_policy_create_refuses_an_unknown_pause_status_and_negative_risk():
@@ -814,7 +814,7 @@ def test_process_create_refuses_a_policy_of_another_engagement():
     with pytest.raises(errors.ValidationFailed) as exc:
         make_process(engagement, sla_policy=make_policy(other))
     # then
-    assert exc.value.errors == [errors.FieldError("sla_policy", services.OTHER_ENGAGEMENT)]
+    assert exc.value.errors == [errors.FieldError("sla_policy_id", services.OTHER_ENGAGEMENT)]
 
 
 def test_process_create_refuses_a_superseded_policy_version():
@@ -828,7 +828,7 @@ def test_process_create_refuses_a_superseded_policy_version():
         make_process(engagement, sla_policy=v1)
     # then
     assert exc.value.errors == [
-        errors.FieldError("sla_policy", services.SUPERSEDED_POLICY.format(version=1))
+        errors.FieldError("sla_policy_id", services.SUPERSEDED_POLICY.format(version=1))
     ]
 
 

@@ -24,6 +24,9 @@ def test_body_over_the_limit_is_refused_as_problem_json_naming_the_sizes(setting
         "status": 413,
         "detail": middleware.BODY_TOO_LARGE.format(size=11, limit=10),
         "instance": "/api/v1/organisations",
+        "errors": [
+            {"field": "body", "message": middleware.BODY_TOO_LARGE.format(size=11, limit=10)}
+        ],
     }
     assert "11 bytes" in body["detail"]
     assert "10 bytes" in body["detail"]
@@ -95,3 +98,18 @@ def test_request_context_replaces_an_unsafe_request_id(supplied):
     middleware.RequestContextMiddleware(view)(request)
     # then: a fresh id is generated instead of storing the untrusted value
     assert re.fullmatch(r"[0-9a-f]{32}", captured[0])
+
+
+@pytest.mark.django_db
+def test_a_wrong_method_on_an_api_route_is_a_problem_naming_the_allowed_ones(client):
+    # given: /api/v1/engagements takes GET and POST only
+    # when
+    response = client.put("/api/v1/engagements", data="{}", content_type="application/json")
+    # then
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"].endswith("/method-not-allowed")
+    assert "PUT is not allowed" in body["detail"]
+    assert "GET" in response["Allow"]
+    assert "POST" in response["Allow"]

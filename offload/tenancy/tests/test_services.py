@@ -773,7 +773,7 @@ def test_api_key_create_validates_each_field():
     assert field_errors(caught) == {
         "scopes": services.BAD_SCOPE.format(scope="admin"),
         "expires_at": services.EXPIRY_IN_PAST,
-        "user": services.KEY_USER_NOT_MEMBER,
+        "user_id": services.KEY_USER_NOT_MEMBER,
     }
     assert not ApiKey.objects.filter(name="bad").exists()
 
