@@ -110,6 +110,15 @@ def engagement_update(
     )
 
 
+@router.delete("/engagements/{engagement_id}", response={204: None})
+def engagement_delete(request: HttpRequest, engagement_id: int) -> Status[None]:
+    """Only an engagement nothing refers to yet; a live one moves to exit instead."""
+    principal = principal_of(request)
+    engagement = visibility.get_visible(principal, Engagement.objects.all(), pk=engagement_id)
+    services.engagement_delete(actor=principal, engagement=engagement)
+    return Status(204, None)
+
+
 @router.post("/engagements/{engagement_id}/transition", response=EngagementOut)
 def engagement_transition(
     request: HttpRequest, engagement_id: int, payload: EngagementTransitionIn
@@ -256,6 +265,14 @@ def calendar_update(
     )
 
 
+@router.delete("/calendars/{calendar_id}", response={204: None})
+def calendar_delete(request: HttpRequest, calendar_id: int) -> Status[None]:
+    principal = principal_of(request)
+    calendar = visibility.get_visible(principal, BusinessCalendar.objects.all(), pk=calendar_id)
+    services.calendar_delete(actor=principal, calendar=calendar)
+    return Status(204, None)
+
+
 # ------------------------------------------------------------------ SLA policies
 
 
@@ -338,6 +355,14 @@ def sla_policy_revise(request: HttpRequest, policy_id: int, payload: SlaPolicyPa
     )
 
 
+@router.delete("/sla-policies/{policy_id}", response={204: None})
+def sla_policy_delete(request: HttpRequest, policy_id: int) -> Status[None]:
+    principal = principal_of(request)
+    policy = visibility.get_visible(principal, SlaPolicy.objects.all(), pk=policy_id)
+    services.sla_policy_delete(actor=principal, policy=policy)
+    return Status(204, None)
+
+
 # ------------------------------------------------------------------ rate cards
 
 
@@ -380,6 +405,14 @@ def rate_card_update(request: HttpRequest, card_id: int, payload: RateCardPatch)
     if payload.tiers is not None:
         data["tiers"] = [t.model_dump(mode="json") for t in payload.tiers]
     return services.rate_card_update(actor=principal, card=card, data=data)
+
+
+@router.delete("/rate-cards/{card_id}", response={204: None})
+def rate_card_delete(request: HttpRequest, card_id: int) -> Status[None]:
+    principal = principal_of(request)
+    card = visibility.get_visible(principal, RateCard.objects.all(), pk=card_id)
+    services.rate_card_delete(actor=principal, card=card)
+    return Status(204, None)
 
 
 # ------------------------------------------------------------------ processes
@@ -454,6 +487,14 @@ def process_update(
         data["sla_policy"] = _policy_ref(principal, payload.sla_policy_id)
     process = services.process_update(actor=principal, process=process, data=data, sop=payload.sop)
     return _process_out(process)
+
+
+@router.delete("/processes/{process_id}", response={204: None})
+def process_delete(request: HttpRequest, process_id: int) -> Status[None]:
+    principal = principal_of(request)
+    process = visibility.get_visible(principal, Process.objects.all(), pk=process_id)
+    services.process_delete(actor=principal, process=process)
+    return Status(204, None)
 
 
 @router.get("/processes/{process_id}/sop-versions", response=list[SopVersionOut])

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -753,3 +753,57 @@ def process_update(
             changes={"sop_version": [current.version if current else None, version.version]},
         )
     return updated
+
+
+# ------------------------------------------------------------------ deletion
+
+IN_USE = "this {what} is still referenced by: {refs}; retire it instead (see docs/contracts.md)"
+
+
+def _delete(*, actor: Principal, obj: Any, permission: str, fields: list[str]) -> None:
+    """Delete a contract object that nothing refers to yet; a 409 names what does."""
+    visibility.require(actor, permission)
+    audit.record(
+        organisation=obj.client,
+        actor=actor,
+        action=f"{obj._meta.model_name}.delete",
+        obj=obj,
+        changes=audit.diff(audit.snapshot(obj, fields), {}),
+    )
+    try:
+        with transaction.atomic():
+            obj.delete()
+    except ProtectedError as exc:
+        refs = sorted({str(o._meta.verbose_name) for o in exc.protected_objects})
+        raise errors.Conflict(
+            IN_USE.format(what=obj._meta.verbose_name, refs=", ".join(refs))
+        ) from exc
+
+
+@transaction.atomic
+def engagement_delete(*, actor: Principal, engagement: Engagement) -> None:
+    _delete(actor=actor, obj=engagement, permission="engagement.manage", fields=ENGAGEMENT_FIELDS)
+
+
+@transaction.atomic
+def calendar_delete(*, actor: Principal, calendar: BusinessCalendar) -> None:
+    _delete(
+        actor=actor, obj=calendar, permission="calendar.manage", fields=["name", "slug", "spec"]
+    )
+
+
+@transaction.atomic
+def sla_policy_delete(*, actor: Principal, policy: SlaPolicy) -> None:
+    _delete(
+        actor=actor, obj=policy, permission="sla_policy.manage", fields=["name", "slug", "version"]
+    )
+
+
+@transaction.atomic
+def rate_card_delete(*, actor: Principal, card: RateCard) -> None:
+    _delete(actor=actor, obj=card, permission="rate_card.manage", fields=RATE_CARD_FIELDS)
+
+
+@transaction.atomic
+def process_delete(*, actor: Principal, process: Process) -> None:
+    _delete(actor=actor, obj=process, permission="process.manage", fields=PROCESS_FIELDS)
