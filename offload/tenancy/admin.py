@@ -127,6 +127,25 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
                         changes=changes,
                     )
 
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:  # type: ignore[type-arg]
+        """A user's own fields are access data too: audit them in each of their
+        organisations' chains (a password change shows as changed, never its hash)."""
+        fields = [f for f in form.changed_data if f not in {"password1", "password2"}]
+        before = {f: form.initial.get(f) for f in fields} if change else {}
+        after = {f: form.cleaned_data.get(f) for f in fields}
+        changes = audit.diff(before, after)
+        if "password" in changes or "password1" in form.changed_data:
+            changes["password"] = ["***", "***"]
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if not changes:
+                return
+            orgs = Organisation.objects.filter(memberships__user=obj).distinct()
+            for org in orgs:
+                actor = Principal(organisation=org, user=request.user)  # type: ignore[arg-type]
+                action = "admin.user.update" if change else "admin.user.create"
+                audit.record(organisation=org, actor=actor, action=action, obj=obj, changes=changes)
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(AuditedAdmin):

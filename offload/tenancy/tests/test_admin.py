@@ -86,3 +86,37 @@ def test_granting_a_role_in_the_admin_is_audited(admin_site_client):
     )
     assert event.changes == {"roles": [["client_viewer"], ["client_admin", "client_viewer"]]}
     assert audit.verify() == []
+
+
+def test_deactivating_a_user_in_the_admin_is_audited_in_their_organisation(admin_site_client):
+    # given an active client user
+    org = make_client()
+    user = make_user(org, "client_viewer", username="walt")
+    membership = Membership.objects.get(user=user)
+    form = {
+        "username": "walt",
+        "first_name": "",
+        "last_name": "",
+        "email": "walt@example.com",
+        "date_joined_0": "2025-01-01",
+        "date_joined_1": "00:00:00",
+        "last_login_0": "",
+        "last_login_1": "",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": membership.pk,
+        "memberships-0-user": user.pk,
+        "memberships-0-organisation": org.pk,
+        "memberships-0-role": "client_viewer",
+    }
+    # when: the form leaves is_active unticked and sets an email
+    response = admin_site_client.post(f"/admin/tenancy/user/{user.pk}/change/", form)
+    # then
+    assert response.status_code == 302, response.content
+    event = AuditEvent.objects.filter(organisation=org).latest("seq")
+    assert (event.action, event.actor_label) == ("admin.user.update", "root")
+    assert event.changes["is_active"] == [True, False]
+    assert event.changes["email"] == ["", "walt@example.com"]
+    assert audit.verify() == []
