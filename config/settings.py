@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "offload.core",
     "offload.tenancy",
     "offload.contracts",
+    "offload.work",
     "offload.demo",
 ]
 
