@@ -1,0 +1,77 @@
+"""The item event log: every change to an item is an event written in the change's
+transaction. KPIs, SLA clocks, QA sampling and billing are computed from these
+events; their vocabulary is docs/events.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from offload.tenancy.visibility import Principal
+from offload.work.models import WorkItem, WorkItemEvent
+
+SYSTEM = "system"
+
+
+def _actor_fields(actor: Principal | None) -> dict[str, Any]:
+    return {
+        "actor_user": actor.user if actor else None,
+        "actor_api_key": actor.api_key if actor else None,
+        "actor_label": actor.label if actor else SYSTEM,
+    }
+
+
+def append(
+    item: WorkItem,
+    type: str,
+    *,
+    actor: Principal | None,
+    data: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> WorkItemEvent:
+    """Append one event to an item; the caller holds the item's row lock."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("item events must be written in the change's transaction")
+    last = WorkItemEvent.objects.filter(item=item).aggregate(m=Max("seq"))["m"] or 0
+    return WorkItemEvent.objects.create(
+        item=item,
+        client_id=item.client_id,
+        provider_id=item.provider_id,
+        seq=last + 1,
+        type=type,
+        at=at or timezone.now(),
+        data=dict(data or {}),
+        **_actor_fields(actor),
+    )
+
+
+def append_new_items(
+    items: Iterable[WorkItem], *, actor: Principal | None, at: datetime | None = None
+) -> list[WorkItemEvent]:
+    """`created` and `queued` events for freshly inserted items, in one bulk statement."""
+    at = at or timezone.now()
+    who = _actor_fields(actor)
+    events: list[WorkItemEvent] = []
+    for item in items:
+        common = {"item": item, "client_id": item.client_id, "provider_id": item.provider_id}
+        events.append(
+            WorkItemEvent(
+                **common,
+                seq=1,
+                type="created",
+                at=at,
+                data={"reference": item.reference, "priority": item.priority},
+                **who,
+            )
+        )
+        events.append(
+            WorkItemEvent(
+                **common, seq=2, type="queued", at=at, data={"queue": item.queue_id}, **who
+            )
+        )
+    return WorkItemEvent.objects.bulk_create(events)
