@@ -6,69 +6,22 @@ another client's URL answers 404 exactly like a missing one.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
 
 import markdown
 import nh3
-from django.contrib.auth.decorators import login_required
-from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
 from offload.contracts import selectors
 from offload.contracts.models import ContractDocument, Engagement, Process
-from offload.core import errors
+from offload.core import htmx
 from offload.tenancy import selectors as tenancy_selectors
-from offload.tenancy import visibility
-from offload.tenancy.models import Organisation, OrganisationKind, User
+from offload.tenancy.models import Organisation, OrganisationKind
+from offload.tenancy.pages import get_visible_or_404, member_required
 from offload.tenancy.visibility import Principal
-
-M = TypeVar("M", bound=Model)
-P = ParamSpec("P")
-
-NO_ORGANISATION_TEMPLATE = "tenancy/no_organisation.html"
-
-
-def member_required(
-    view: Callable[Concatenate[HttpRequest, Principal, P], HttpResponse],
-) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
-    """Sign-in required, then the user's principal is passed to the view.
-
-    A signed-in user who belongs to no organisation gets a page that says so (403),
-    not a 404 or a 500.
-    """
-
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-        user = request.user
-        assert isinstance(user, User)  # login_required below has let only users through
-        principal = visibility.principal_for_user(user)
-        if principal is None:
-            return render(request, NO_ORGANISATION_TEMPLATE, status=403)
-        # The navigation's context processor reads this instead of asking the database again.
-        request._offload_principal = principal  # type: ignore[attr-defined]
-        return view(request, principal, *args, **kwargs)
-
-    return login_required(wrapped)
-
-
-def _get(principal: Principal, queryset: QuerySet[M], **lookup: object) -> M:
-    try:
-        return visibility.get_visible(principal, queryset, **lookup)
-    except errors.NotFound as exc:
-        raise Http404(str(exc)) from exc
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    """A fragment request from htmx; a history restore (back button) wants the full page."""
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-    )
 
 
 @member_required
@@ -94,7 +47,7 @@ TAB_LABELS = {
 
 @member_required
 def organisation_detail(request: HttpRequest, principal: Principal, slug: str) -> HttpResponse:
-    organisation = _get(principal, Organisation.objects.all(), slug=slug)
+    organisation = get_visible_or_404(principal, Organisation.objects.all(), slug=slug)
     side = "client" if organisation.kind == OrganisationKind.CLIENT else "provider"
     tab = request.GET.get("tab", "engagements")
     if tab not in ORGANISATION_TABS:
@@ -113,7 +66,7 @@ def organisation_detail(request: HttpRequest, principal: Principal, slug: str) -
     }
     template = (
         "contracts/partials/_organisation_tabs.html"
-        if _is_htmx(request)
+        if htmx.is_fragment_request(request)
         else "contracts/organisation_detail.html"
     )
     response = render(request, template, context)
@@ -124,7 +77,9 @@ def organisation_detail(request: HttpRequest, principal: Principal, slug: str) -
 
 @member_required
 def engagement_detail(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
-    engagement = _get(principal, Engagement.objects.select_related("client", "provider"), pk=pk)
+    engagement = get_visible_or_404(
+        principal, Engagement.objects.select_related("client", "provider"), pk=pk
+    )
     context = {
         "engagement": engagement,
         "documents": selectors.document_list(principal=principal, engagement_id=engagement.pk),
@@ -146,7 +101,7 @@ def render_markdown(text: str) -> str:
 
 @member_required
 def process_detail(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
-    process = _get(
+    process = get_visible_or_404(
         principal,
         Process.objects.select_related("engagement", "sla_policy", "client"),
         pk=pk,
@@ -166,7 +121,7 @@ def process_detail(request: HttpRequest, principal: Principal, pk: int) -> HttpR
 
 @member_required
 def document_detail(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
-    document = _get(
+    document = get_visible_or_404(
         principal,
         ContractDocument.objects.select_related("engagement", "superseded_by"),
         pk=pk,
