@@ -15,5 +15,6 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("offload.work.urls")),
     path("", include("offload.contracts.urls")),
 ]
