@@ -20,6 +20,9 @@ from offload.core import errors
 from offload.tenancy import services as tenancy_services
 from offload.tenancy import visibility
 from offload.tenancy.api import router as tenancy_router
+from offload.work.actions_api import router as work_actions_router
+from offload.work.api import router as work_router
+from offload.work.queues_api import router as queues_router
 
 PROBLEM = "application/problem+json"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -216,6 +219,9 @@ api.add_decorator(refuse_unknown_form_fields, mode="view")
 
 api.add_router("/", tenancy_router)
 api.add_router("/", contracts_router)
+api.add_router("/", work_router)
+api.add_router("/", work_actions_router)
+api.add_router("/", queues_router)
 
 
 # ------------------------------------------------------------------ unknown paths

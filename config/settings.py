@@ -158,6 +158,9 @@ OFFLOAD_MAX_BODY_BYTES = _env_int("OFFLOAD_MAX_BODY_BYTES", 32 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = OFFLOAD_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = min(OFFLOAD_MAX_BODY_BYTES, 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100_000
+# The largest payload of one work item (its compact JSON, in bytes); a larger one is a
+# 422 naming `payload` and this limit.
+OFFLOAD_MAX_ITEM_PAYLOAD_BYTES = _env_int("OFFLOAD_MAX_ITEM_PAYLOAD_BYTES", 256 * 1024)
 
 TASKS = {
     "default": {

@@ -26,6 +26,7 @@ from offload.tenancy.tests.factories import (
     make_site,
     make_user,
 )
+from offload.work.tests.factories import make_item
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class Refs:
     site_id: int
     user_id: int
     key_id: int
+    item_id: int
+    queue_id: int
+    # Not path parameters: bodies name a process and a client by slug (POST /items).
+    process_slug: str
+    client_slug: str
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
         effective_from=date(2026, 1, 1),
         file=SimpleUploadedFile(f"{slug}-msa.pdf", b"%PDF-1.4 signed", "application/pdf"),
     )
+    item = make_item(process, reference=f"{slug}-1", subject=f"{name} customer wants a refund")
     admin = make_user(client, "client_admin", username=f"{slug}-admin")
     make_user(client, "client_viewer", username=f"{slug}-viewer")
     key, secret = make_api_key(client, user=admin)
@@ -104,6 +111,10 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
             site_id=site.pk,
             user_id=admin.pk,
             key_id=key.pk,
+            item_id=item.pk,
+            queue_id=item.queue_id,
+            process_slug=process.slug,
+            client_slug=client.slug,
         ),
         admin_key=secret,
         markers=(slug,),

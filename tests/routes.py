@@ -19,9 +19,12 @@ from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from config.api import api
+from offload.contracts.models import Process
 from offload.contracts.tests.factories import WEEKDAYS_9_TO_5
 from offload.tenancy import visibility
 from offload.tenancy.models import ApiKey, AuditEvent
+from offload.work import services as work_services
+from offload.work.models import WorkItem
 from tests.factories import Refs
 
 if TYPE_CHECKING:
@@ -206,10 +209,14 @@ class WriteCase:
 
     `writer` is the principal allowed to make it: the provider's admin for
     provider-side objects, the client's admin for the client's own users and keys.
+    `prepare`, when given, brings the writer's own objects into the state the request
+    needs (an item waiting on the client before `resume`); it never touches another
+    side, so the isolation walk does not call it.
     """
 
     writer: Literal["provider", "client"]
     body: Callable[[Refs], dict[str, Any]]
+    prepare: Callable[[Refs], None] | None = None
 
 
 def _target(refs: Refs) -> dict[str, Any]:
@@ -222,6 +229,24 @@ def _target(refs: Refs) -> dict[str, Any]:
         "calendar_id": refs.calendar_id,
         "credit": {"percent_of_fees": "5"},
     }
+
+
+SECOND_QUEUE = "second-line"
+
+
+def _item_waiting(refs: Refs) -> None:
+    item = WorkItem.objects.get(pk=refs.item_id)
+    work_services.work_item_wait(actor=None, item=item, note="Asked for details")
+
+
+def _item_completed(refs: Refs) -> None:
+    item = WorkItem.objects.get(pk=refs.item_id)
+    work_services.work_item_complete(actor=None, item=item, outcome="resolved")
+
+
+def _second_queue(refs: Refs) -> None:
+    process = Process.objects.get(pk=refs.process_id)
+    work_services.queue_create(actor=None, process=process, name="Second line", slug=SECOND_QUEUE)
 
 
 V1 = "/api/v1"
@@ -346,6 +371,74 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ),
     ("PATCH", f"{V1}/processes/{{process_id}}"): WriteCase(
         "provider", lambda r: {"channel": "voice", "sop": "# Voice\n\nPick up in 3 rings."}
+    ),
+    # ---- work items: intake
+    ("POST", f"{V1}/items"): WriteCase(
+        "client",
+        lambda r: {
+            "reference": "NEW-1",
+            "process": r.process_slug,
+            "priority": "P2",
+            "subject": "Router keeps rebooting",
+            "payload": {"account": "AC-1"},
+            "language": "en",
+            "tags": ["router"],
+        },
+    ),
+    ("POST", f"{V1}/items/bulk"): WriteCase(
+        "client",
+        lambda r: {
+            "client": r.client_slug,
+            "items": [{"reference": "BULK-1", "process": r.process_slug, "subject": "One"}],
+        },
+    ),
+    # ---- work items: actions (the side's item starts queued)
+    ("POST", f"{V1}/items/{{item_id}}/comment"): WriteCase(
+        "provider", lambda r: {"text": "Called the customer back"}
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/reply"): WriteCase(
+        "client", lambda r: {"text": "The serial number is SN-42"}
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/wait"): WriteCase(
+        "provider", lambda r: {"note": "Asked for the serial number"}
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/resume"): WriteCase(
+        "client", lambda r: {"note": "Sent it"}, prepare=_item_waiting
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/escalate"): WriteCase(
+        "provider", lambda r: {"reason": "Refund above the agent's limit"}
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/transfer"): WriteCase(
+        "provider",
+        lambda r: {"queue": SECOND_QUEUE, "reason": "Needs a Spanish speaker"},
+        prepare=_second_queue,
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/complete"): WriteCase(
+        "provider",
+        lambda r: {"outcome": "resolved", "result": {"refund": "12.50"}, "handle_seconds": 300},
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/fail"): WriteCase(
+        "provider", lambda r: {"kind": "business", "reason": "No serial number on file"}
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/reopen"): WriteCase(
+        "client", lambda r: {"reason": "Still rebooting"}, prepare=_item_completed
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/cancel"): WriteCase(
+        "client", lambda r: {"reason": "Sent by mistake"}
+    ),
+    # ---- queues
+    ("POST", f"{V1}/queues"): WriteCase(
+        "provider",
+        lambda r: {
+            "process_id": r.process_id,
+            "name": "Spanish line",
+            "languages": ["es"],
+            "routing_mode": "push",
+            "ordering": ["priority", "-created_at"],
+        },
+    ),
+    ("PATCH", f"{V1}/queues/{{queue_id}}"): WriteCase(
+        "provider", lambda r: {"name": "First line", "ordering": ["due_at"], "routing_mode": "push"}
     ),
 }
 

@@ -64,6 +64,8 @@ class Call:
         self.route = route
         self.case = routes.write_case(route)
         self.refs = writers.client.refs
+        if self.case.prepare is not None:
+            self.case.prepare(self.refs)
         provider = self.case.writer == "provider"
         secret = writers.provider_key if provider else writers.client.admin_key
         self.client: Client = api_client(secret)

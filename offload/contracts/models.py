@@ -248,6 +248,14 @@ class Process(TenantOwned):
     sla_policy = models.ForeignKey(
         SlaPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="processes"
     )
+    # A system failure is retried automatically, as a linked item, this many times.
+    max_system_retries = models.PositiveSmallIntegerField(
+        default=3, help_text="Automatic retries of an item after a system failure"
+    )
+    # A completed item may be reopened for this long after its completion.
+    reopen_window_hours = models.PositiveIntegerField(
+        default=72, help_text="Hours after completion in which an item may be reopened"
+    )
 
     class Meta:
         ordering = ["client_id", "name"]

@@ -50,6 +50,8 @@ from offload.tenancy.models import (
     Site,
     User,
 )
+from offload.work import services as work
+from offload.work.models import Queue
 
 CREDENTIALS_FILE = "demo-credentials.json"
 KEY_SCOPES = [ApiScope.READ, ApiScope.WRITE]
@@ -1096,7 +1098,50 @@ def _engagement(seed: EngagementSeed, provider: Organisation) -> Engagement:
                 sla_policy=policy,
                 sop=process.sop,
             )
+    _queues(client)
     return engagement
+
+
+# ------------------------------------------------------------------ queues
+
+# Extra queues by language: (process slug, language) of the processes that have one.
+LANGUAGE_QUEUES: tuple[tuple[str, str], ...] = (
+    ("email-support", "es"),
+    ("chat-support", "es"),
+)
+LANGUAGE_NAMES = {"es": "Spanish"}
+
+
+def _queues(client: Organisation) -> None:
+    """Each process's default queue (its slug), its review queue, and the language
+    queues above; looked up by (client, slug) like the rest of the demo."""
+    existing = set(Queue.objects.filter(client=client).values_list("slug", flat=True))
+    for process in Process.objects.filter(client=client).order_by("pk"):
+        # Each queue: its name, slug, languages and whether it is the review queue.
+        wanted: list[tuple[str, str, list[str], bool]] = [
+            (process.name, process.slug, [], False),
+            *(
+                (
+                    f"{process.name} ({LANGUAGE_NAMES[language]})",
+                    f"{process.slug}-{language}",
+                    [language],
+                    False,
+                )
+                for slug, language in LANGUAGE_QUEUES
+                if slug == process.slug
+            ),
+            (f"{process.name} review", f"{process.slug}-review", [], True),
+        ]
+        for name, slug, languages, is_review in wanted:
+            if slug not in existing:
+                work.queue_create(
+                    actor=None,
+                    process=process,
+                    name=name,
+                    slug=slug,
+                    languages=languages,
+                    is_review=is_review,
+                )
 
 
 # ------------------------------------------------------------------ API keys

@@ -195,6 +195,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rate_card.manage": frozenset({Role.ADMIN, Role.FINANCE}),
     "process.manage": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
     "audit.read": frozenset({Role.ADMIN, Role.CLIENT_ADMIN}),
+    "queue.manage": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    # Every action on a work item, by the provider's people and bots.
+    "work_item.act": frozenset(
+        {Role.ADMIN, Role.OPS_MANAGER, Role.TEAM_LEAD, Role.AGENT, Role.BOT}
+    ),
+    # The actions a client takes on its own items: comment, reply, resume, reopen, cancel.
+    "work_item.client_act": frozenset({Role.CLIENT_ADMIN}),
+    # Intake: a client's own admins and keys, and the provider's people and bots who
+    # serve it (for its clients only; offload.work.intake checks which).
+    "work_item.create": frozenset(
+        {Role.ADMIN, Role.OPS_MANAGER, Role.TEAM_LEAD, Role.AGENT, Role.BOT, Role.CLIENT_ADMIN}
+    ),
 }
 
 

@@ -7,4 +7,5 @@ class WorkConfig(AppConfig):
     verbose_name = "Work items"
 
     def ready(self) -> None:
-        from offload.work import visibility_rules  # noqa: F401
+        # Registers the work models with the visibility rules and the app's sweeps.
+        from offload.work import sweeps, visibility_rules  # noqa: F401

@@ -134,3 +134,26 @@ class WorkItemEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id}#{self.seq} {self.type}"
+
+
+class ItemRetry(TenantOwned):
+    """A system failure's automatic retry, due at a time; the `work.system_retry` sweep
+    creates the linked retry item and marks the row done in one transaction."""
+
+    item = models.OneToOneField(WorkItem, on_delete=models.PROTECT, related_name="retry")
+    due_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    retry_item = models.OneToOneField(
+        WorkItem, null=True, blank=True, on_delete=models.PROTECT, related_name="retry_of"
+    )
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], name="item_retry_due", condition=Q(done_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"retry of {self.item_id} due {self.due_at:%Y-%m-%d %H:%M}"

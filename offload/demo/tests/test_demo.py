@@ -18,6 +18,7 @@ from offload.demo import seed
 from offload.tenancy import audit
 from offload.tenancy.models import ApiKey, Membership, Organisation, Site, User
 from offload.tenancy.tests.factories import api_client
+from offload.work.models import Queue
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +79,26 @@ def test_demo_load_creates_the_named_organisations_and_catalog(tmp_path):
     assert SlaPolicy.objects.count() == 2
     globex_cards = RateCard.objects.filter(client__slug="globex")
     assert set(globex_cards.values_list("currency", flat=True)) == {"GBP"}
+
+
+def test_demo_load_gives_each_process_its_queues(tmp_path):
+    # given
+    path = tmp_path / "credentials.json"
+    # when
+    seed.load(credentials_path=path)
+    # then: a default and a review queue each, and Spanish queues for Acme's email and chat
+    queues = {
+        (q.client.slug, q.slug): (q.process.slug, q.languages, q.is_review)
+        for q in Queue.objects.select_related("client", "process")
+    }
+    expected: dict[tuple[str, str], tuple[str, list[str], bool]] = {}
+    for client, slugs in (("acme", ACME_SLUGS), ("globex", GLOBEX_SLUGS)):
+        for slug in slugs:
+            expected[(client, slug)] = (slug, [], False)
+            expected[(client, f"{slug}-review")] = (slug, [], True)
+    for slug in ("email-support", "chat-support"):
+        expected[("acme", f"{slug}-es")] = (slug, ["es"], False)
+    assert queues == expected
 
 
 def test_demo_load_creates_agents_role_logins_bots_and_superuser(tmp_path):

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from offload.contracts.tests.factories import make_engagement
+from offload.tenancy.models import Organisation
 from offload.tenancy.tests.factories import make_client, make_provider, make_user
 from offload.work.tests.factories import make_item, make_process
 
@@ -19,7 +20,7 @@ def world():
     return provider, acme, globex, acme_process, globex_process
 
 
-def signed_in(org, *roles):
+def signed_in(org: Organisation, *roles: str) -> Client:
     client = Client()
     client.force_login(make_user(org, *roles))
     return client
