@@ -17,7 +17,7 @@ from offload.contracts.models import (
     Priority,
     Unit,
 )
-from offload.core.schemas import StrictIn
+from offload.core.schemas import PatchIn, StrictIn
 from offload.tenancy.geography import Shore
 from offload.tenancy.schemas import Currency, Language, Name, Slug
 
@@ -41,7 +41,7 @@ class EngagementIn(StrictIn):
     description: str = ""
 
 
-class EngagementPatch(StrictIn):
+class EngagementPatch(PatchIn):
     name: Name | None = None
     slug: Slug | None = None
     description: str | None = None
@@ -111,7 +111,7 @@ class CalendarIn(StrictIn):
     spec: dict[str, Any] = Field(description="The business-calendar spec of docs/calendars.md")
 
 
-class CalendarPatch(StrictIn):
+class CalendarPatch(PatchIn):
     name: Name | None = None
     slug: Slug | None = None
     spec: dict[str, Any] | None = None
@@ -173,7 +173,7 @@ class SlaPolicyIn(StrictIn):
     targets: list[SlaTargetIn] = Field(min_length=1)
 
 
-class SlaPolicyPatch(StrictIn):
+class SlaPolicyPatch(PatchIn):
     name: Name | None = None
     calendar_id: int | None = None
     pause_statuses: list[str] | None = None
@@ -213,7 +213,9 @@ class RateCardIn(StrictIn):
     effective_to: date | None = None
 
 
-class RateCardPatch(StrictIn):
+class RateCardPatch(PatchIn):
+    NULLABLE = frozenset({"effective_to"})
+
     name: Name | None = None
     slug: Slug | None = None
     price: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
@@ -238,6 +240,8 @@ class ProcessOut(Schema):
     item_schema: dict[str, Any]
     pricing_unit: PricingUnit
     sla_policy_id: int | None
+    max_system_retries: int
+    reopen_window_hours: int
     sop: str
     sop_version: int | None
 
@@ -253,10 +257,14 @@ class ProcessIn(StrictIn):
     item_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     pricing_unit: PricingUnit = PricingUnit.PER_ITEM
     sla_policy_id: int | None = None
+    max_system_retries: int = Field(default=3, ge=0, le=10)
+    reopen_window_hours: int = Field(default=72, ge=0, le=24 * 365)
     sop: str = ""
 
 
-class ProcessPatch(StrictIn):
+class ProcessPatch(PatchIn):
+    NULLABLE = frozenset({"sla_policy_id"})
+
     name: Name | None = None
     slug: Slug | None = None
     description: str | None = None
@@ -266,6 +274,8 @@ class ProcessPatch(StrictIn):
     item_schema: dict[str, Any] | None = None
     pricing_unit: PricingUnit | None = None
     sla_policy_id: int | None = None
+    max_system_retries: int | None = Field(default=None, ge=0, le=10)
+    reopen_window_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     sop: str | None = None
 
 

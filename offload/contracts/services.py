@@ -653,6 +653,8 @@ PROCESS_FIELDS = [
     "item_schema",
     "pricing_unit",
     "sla_policy_id",
+    "max_system_retries",
+    "reopen_window_hours",
 ]
 
 
@@ -708,6 +710,8 @@ def process_create(
     item_schema: dict[str, Any] | None = None,
     sla_policy: SlaPolicy | None = None,
     sop: str = "",
+    max_system_retries: int = 3,
+    reopen_window_hours: int = 72,
 ) -> Process:
     if actor is not None:
         visibility.require(actor, "process.manage")
@@ -721,6 +725,8 @@ def process_create(
         "languages": languages or [],
         "item_schema": item_schema or {"type": "object"},
         "sla_policy": sla_policy,
+        "max_system_retries": max_system_retries,
+        "reopen_window_hours": reopen_window_hours,
     }
     _raise(_process_problems(engagement, data))
     slug = slug or slugify(name)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from django.db.models import Model, QuerySet
 from ninja import Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, ValidationInfo, field_validator
 
 from offload.core import errors
 
@@ -20,6 +20,23 @@ class StrictIn(Schema):
     """Request bodies refuse unknown fields, so a typo is a 422 naming it."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+NOT_NULLABLE = "may not be null; leave the field out to keep its value"
+
+
+class PatchIn(StrictIn):
+    """A partial update: a field left out keeps its value. An explicit null is refused
+    by name, except for the fields in NULLABLE, where null means "clear it"."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.NULLABLE:
+            raise ValueError(NOT_NULLABLE)
+        return value
 
 
 class Page(Schema, Generic[T]):

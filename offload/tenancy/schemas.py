@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import Field, StringConstraints
 
-from offload.core.schemas import StrictIn
+from offload.core.schemas import PatchIn, StrictIn
 from offload.tenancy.models import ApiScope, OrganisationKind, Role
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
@@ -37,7 +37,7 @@ class OrganisationIn(StrictIn):
     currency: Currency
 
 
-class OrganisationPatch(StrictIn):
+class OrganisationPatch(PatchIn):
     name: Name | None = None
     slug: Slug | None = None
     country: Country | None = None
@@ -69,7 +69,7 @@ class SiteIn(StrictIn):
     hourly_cost: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
 
 
-class SitePatch(StrictIn):
+class SitePatch(PatchIn):
     name: Name | None = None
     slug: Slug | None = None
     country: Country | None = None
@@ -102,7 +102,7 @@ class UserIn(StrictIn):
     roles: list[Role] = Field(min_length=1)
 
 
-class UserPatch(StrictIn):
+class UserPatch(PatchIn):
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None

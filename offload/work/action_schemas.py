@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import Field, StringConstraints
 
-from offload.core.schemas import StrictIn
+from offload.core.schemas import PatchIn, StrictIn
 from offload.tenancy.schemas import Language, Name, Slug
 from offload.work.models import FailureKind, Outcome, RoutingMode
 
@@ -111,7 +111,7 @@ class QueueIn(StrictIn):
     team_lead_ids: list[Id] = Field(default_factory=list, max_length=TEAM_LEADS_MAX)
 
 
-class QueuePatch(StrictIn):
+class QueuePatch(PatchIn):
     name: Name | None = None
     slug: Slug | None = None
     languages: list[Language] | None = Field(default=None, max_length=50)
