@@ -10,7 +10,7 @@ from django.test import Client
 from config import api as api_module
 from offload.tenancy.tests.factories import api_client, key_for, make_provider, make_user
 from tests import routes
-from tests.factories import Refs
+from tests.factories import placeholder_refs
 
 if TYPE_CHECKING:
     from tests.routes import Response
@@ -19,7 +19,7 @@ PROBLEM = routes.PROBLEM
 ROUTES = routes.api_routes()
 # Routes anyone may call without credentials, each with its reason. None yet.
 PUBLIC: frozenset[tuple[str, str]] = frozenset()
-ONES = Refs(**dict.fromkeys(routes.REF_NAMES, 1))
+ONES = placeholder_refs()
 
 
 def problem_of(response: Response) -> dict[str, Any]:

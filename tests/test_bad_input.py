@@ -16,7 +16,7 @@ from django.test import Client
 
 from offload.tenancy.tests.factories import api_client
 from tests import routes
-from tests.factories import Refs, Writers, make_writers
+from tests.factories import Writers, make_writers, placeholder_refs
 
 if TYPE_CHECKING:
     from tests.routes import Response
@@ -28,7 +28,7 @@ JSON_ROUTES = [r for r in WRITE_ROUTES if r.content_type == routes.JSON]
 MULTIPART_ROUTES = [r for r in WRITE_ROUTES if r.content_type == routes.MULTIPART]
 CASED_ROUTES = [r for r in WRITE_ROUTES if r.key in routes.WRITE_CASES]
 # Any ids do to read a body's shape; the tests build bodies from real ones.
-SHAPE = Refs(**dict.fromkeys(routes.REF_NAMES, 1))
+SHAPE = placeholder_refs()
 NOT_A_CHOICE = "not-a-choice"
 
 
