@@ -26,6 +26,8 @@ from offload.tenancy.tests.factories import (
     make_site,
     make_user,
 )
+from offload.work import webhooks
+from offload.work.models import WebhookDelivery
 from offload.work.tests.factories import make_item
 
 
@@ -45,6 +47,8 @@ class Refs:
     key_id: int
     item_id: int
     queue_id: int
+    endpoint_id: int
+    delivery_id: int
     # Not path parameters: bodies name a process and a client by slug (POST /items).
     process_slug: str
     client_slug: str
@@ -100,7 +104,17 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
         effective_from=date(2026, 1, 1),
         file=SimpleUploadedFile(f"{slug}-msa.pdf", b"%PDF-1.4 signed", "application/pdf"),
     )
+    # The endpoint first, so the item's events leave deliveries in its log.
+    endpoint = webhooks.webhook_endpoint_create(
+        actor=None,
+        client=client,
+        provider=provider,
+        url=f"https://{slug}.example.com/hooks",
+        event_types=["*"],
+    )
     item = make_item(process, reference=f"{slug}-1", subject=f"{name} customer wants a refund")
+    delivery = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id").first()
+    assert delivery is not None
     admin = make_user(client, "client_admin", username=f"{slug}-admin")
     make_user(client, "client_viewer", username=f"{slug}-viewer")
     key, secret = make_api_key(client, user=admin)
@@ -119,6 +133,8 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
             key_id=key.pk,
             item_id=item.pk,
             queue_id=item.queue_id,
+            endpoint_id=endpoint.pk,
+            delivery_id=delivery.pk,
             process_slug=process.slug,
             client_slug=client.slug,
         ),

@@ -392,6 +392,14 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
             "items": [{"reference": "BULK-1", "process": r.process_slug, "subject": "One"}],
         },
     ),
+    ("POST", f"{V1}/items/import"): WriteCase(
+        "client",
+        lambda r: {
+            "client": r.client_slug,
+            "process": r.process_slug,
+            "file": SimpleUploadedFile("items.csv", b"reference;subject\nCSV-1;One\n", "text/csv"),
+        },
+    ),
     # ---- work items: actions (the side's item starts queued)
     ("POST", f"{V1}/items/{{item_id}}/comment"): WriteCase(
         "provider", lambda r: {"text": "Called the customer back"}
@@ -425,6 +433,22 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ),
     ("POST", f"{V1}/items/{{item_id}}/cancel"): WriteCase(
         "client", lambda r: {"reason": "Sent by mistake"}
+    ),
+    # ---- webhooks
+    ("POST", f"{V1}/webhooks"): WriteCase(
+        "client",
+        lambda r: {
+            "client_id": r.org_id,
+            "url": "https://hooks.example.org/offload",
+            "event_types": ["completed", "failed"],
+            "is_active": True,
+        },
+    ),
+    ("PATCH", f"{V1}/webhooks/{{endpoint_id}}"): WriteCase(
+        "client", lambda r: {"event_types": ["*"], "is_active": False}
+    ),
+    ("POST", f"{V1}/webhooks/deliveries/{{delivery_id}}/redeliver"): WriteCase(
+        "client", lambda r: {"reason": "The receiver was down for maintenance"}
     ),
     # ---- queues
     ("POST", f"{V1}/queues"): WriteCase(

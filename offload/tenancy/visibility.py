@@ -196,6 +196,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "process.manage": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
     "audit.read": frozenset({Role.ADMIN, Role.CLIENT_ADMIN}),
     "queue.manage": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    # A client's webhook endpoints: its own admins, and the provider's admins for it.
+    "webhook.manage": frozenset({Role.ADMIN, Role.CLIENT_ADMIN}),
     # Every action on a work item, by the provider's people and bots.
     "work_item.act": frozenset(
         {Role.ADMIN, Role.OPS_MANAGER, Role.TEAM_LEAD, Role.AGENT, Role.BOT}

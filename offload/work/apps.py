@@ -8,4 +8,4 @@ class WorkConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the work models with the visibility rules and the app's sweeps.
-        from offload.work import sweeps, visibility_rules  # noqa: F401
+        from offload.work import sweeps, visibility_rules, webhooks  # noqa: F401

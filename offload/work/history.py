@@ -13,6 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from offload.tenancy.visibility import Principal
+from offload.work import webhooks
 from offload.work.models import WorkItem, WorkItemEvent
 
 SYSTEM = "system"
@@ -38,7 +39,7 @@ def append(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("item events must be written in the change's transaction")
     last = WorkItemEvent.objects.filter(item=item).aggregate(m=Max("seq"))["m"] or 0
-    return WorkItemEvent.objects.create(
+    event = WorkItemEvent.objects.create(
         item=item,
         client_id=item.client_id,
         provider_id=item.provider_id,
@@ -48,6 +49,9 @@ def append(
         data=dict(data or {}),
         **_actor_fields(actor),
     )
+    # The webhook outbox rows commit or roll back with the event.
+    webhooks.enqueue([event])
+    return event
 
 
 def append_new_items(
@@ -74,4 +78,6 @@ def append_new_items(
                 **common, seq=2, type="queued", at=at, data={"queue": item.queue_id}, **who
             )
         )
-    return WorkItemEvent.objects.bulk_create(events)
+    created = WorkItemEvent.objects.bulk_create(events)
+    webhooks.enqueue(created)
+    return created

@@ -467,6 +467,35 @@ def _insert(
     return chunk, taken
 
 
+def _processes_named(
+    actor: Principal | None, client: Organisation, rows: Sequence[Any]
+) -> dict[str, Process]:
+    """The client's processes (that the actor may see) named by the rows, by slug."""
+    slugs = {
+        r["process"] for r in rows if isinstance(r, dict) and isinstance(r.get("process"), str)
+    }
+    process_qs = Process.objects.filter(client=client, slug__in=list(slugs))
+    if actor is not None:
+        process_qs = visibility.visible(actor, process_qs)
+    return {p.slug: p for p in process_qs}
+
+
+def work_items_validate(
+    *, actor: Principal | None, client: Organisation, rows: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """The errors work_items_bulk_create would report for `rows` ({index, field,
+    message}), found by the same checks and without writing: a preview."""
+    _check_actor(actor, client)
+    if len(rows) > MAX_BULK_ROWS:
+        raise errors.ValidationFailed.single("items", TOO_MANY_ROWS)
+    processes = _processes_named(actor, client, rows)
+    found: list[dict[str, Any]] = []
+    for index, raw in enumerate(rows):
+        _, problems = _row_problems(raw, processes)
+        found += [{"index": index, "field": p.field, "message": p.message} for p in problems]
+    return found
+
+
 @transaction.atomic
 def work_items_bulk_create(
     *, actor: Principal | None, client: Organisation, rows: Sequence[Any]
@@ -477,13 +506,7 @@ def work_items_bulk_create(
     if len(rows) > MAX_BULK_ROWS:
         raise errors.ValidationFailed.single("items", TOO_MANY_ROWS)
     result = BulkResult()
-    slugs = {
-        r["process"] for r in rows if isinstance(r, dict) and isinstance(r.get("process"), str)
-    }
-    process_qs = Process.objects.filter(client=client, slug__in=list(slugs))
-    if actor is not None:
-        process_qs = visibility.visible(actor, process_qs)
-    processes = {p.slug: p for p in process_qs}
+    processes = _processes_named(actor, client, rows)
     queues = _queues_by_process(processes.values())
 
     valid: list[tuple[int, _Row]] = []

@@ -157,3 +157,64 @@ class ItemRetry(TenantOwned):
 
     def __str__(self) -> str:
         return f"retry of {self.item_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class WebhookEndpoint(TenantOwned):
+    """A client system that receives the events of the client's items (docs/webhooks.md)."""
+
+    url = models.URLField(max_length=2000)
+    # Item event types (docs/events.md), or ["*"] for every type.
+    event_types = models.JSONField(default=list)
+    # Shown once, on create; signs every delivery (HMAC-SHA256).
+    secret = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["client_id", "id"]
+        indexes = [models.Index(fields=["client", "is_active"], name="webhook_client_active")]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return "*" in self.event_types or event_type in self.event_types
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    DEAD = "dead", "Dead (retries exhausted)"
+
+
+class WebhookDelivery(TenantOwned):
+    """One event owed to one endpoint: the outbox row, written with the event and
+    sent by the `work.webhook_delivery` sweep when `next_attempt_at` is due."""
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    item = models.ForeignKey(WorkItem, on_delete=models.PROTECT, related_name="+")
+    event = models.ForeignKey(WorkItemEvent, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="webhook_delivery_due",
+                condition=Q(status="pending"),
+            ),
+            models.Index(fields=["endpoint", "item", "id"], name="webhook_delivery_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} of event {self.event_id} to endpoint {self.endpoint_id}"

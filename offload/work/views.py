@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime, time
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from offload.contracts.models import Priority
+from offload.contracts.models import Priority, Process
 from offload.core import errors, htmx
 from offload.core.pagination import paginate
+from offload.tenancy import visibility
 from offload.tenancy.pages import get_visible_or_404, member_required
 from offload.tenancy.visibility import Principal
-from offload.work import selectors
+from offload.work import csv_import, selectors
 from offload.work.lifecycle import Status
 from offload.work.models import WorkItem
 
 PAGE_SIZE = 50
+# An uploaded CSV up to this size rides along in the preview's commit form (base64,
+# no session state); a larger one is uploaded again to commit.
+IMPORT_KEEP_BYTES = 2 * 1024 * 1024
+CHOOSE_A_FILE = "choose a CSV file"
 
 
 def _day(value: str, *, end: bool = False) -> datetime | None:
@@ -72,3 +80,62 @@ def work_item_detail(request: HttpRequest, principal: Principal, pk: int) -> Htt
     )
     events = selectors.work_item_events(item=item)
     return render(request, "work/item_detail.html", {"item": item, "events": events})
+
+
+def _import_run(request: HttpRequest, principal: Principal) -> dict[str, Any]:
+    """Preview the posted file, or commit it (`commit=1`, the file carried as `content`)."""
+    params = request.POST
+    raw = params.get("process", "")
+    process = get_visible_or_404(
+        principal, Process.objects.select_related("client"), pk=int(raw) if raw.isdigit() else 0
+    )
+    upload = request.FILES.get("file")
+    data = b""
+    if upload is not None:
+        data = upload.read()
+    elif params.get("content"):
+        try:
+            data = base64.b64decode(params["content"], validate=True)
+        except binascii.Error:
+            data = b""
+    out: dict[str, Any] = {"process": process, "mapping": params.get("mapping", "")}
+    if not data:
+        out["problems"] = [errors.FieldError("file", CHOOSE_A_FILE)]
+        return out
+    try:
+        if params.get("commit") == "1":
+            out["result"] = csv_import.csv_commit(
+                actor=principal,
+                client=process.client,
+                process=process,
+                data=data,
+                mapping=out["mapping"],
+            )
+        else:
+            out["preview"] = csv_import.csv_preview(
+                actor=principal,
+                client=process.client,
+                process=process,
+                data=data,
+                mapping=out["mapping"],
+            )
+            if len(data) <= IMPORT_KEEP_BYTES:
+                out["content"] = base64.b64encode(data).decode()
+    except errors.ValidationFailed as exc:
+        out["problems"] = exc.errors
+    return out
+
+
+@member_required
+def work_items_import(request: HttpRequest, principal: Principal) -> HttpResponse:
+    """CSV import: the form; a post answers the preview (htmx: the partial only), and
+    the preview's button commits the same file."""
+    if not visibility.allowed(principal, "work_item.create"):
+        return render(request, "403.html", status=403)
+    processes = visibility.visible(principal, Process.objects.select_related("client"))
+    context: dict[str, Any] = {"processes": processes.order_by("client__name", "name")}
+    if request.method == "POST":
+        context.update(_import_run(request, principal))
+        if htmx.is_fragment_request(request):
+            return render(request, "work/partials/_import_preview.html", context)
+    return render(request, "work/item_import.html", context)

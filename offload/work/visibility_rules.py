@@ -1,7 +1,14 @@
 """Registers the work models with the visibility rules."""
 
 from offload.tenancy import visibility
-from offload.work.models import ItemRetry, Queue, WorkItem, WorkItemEvent
+from offload.work.models import (
+    ItemRetry,
+    Queue,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WorkItem,
+    WorkItemEvent,
+)
 
-for model in (Queue, WorkItem, WorkItemEvent, ItemRetry):
+for model in (Queue, WorkItem, WorkItemEvent, ItemRetry, WebhookEndpoint, WebhookDelivery):
     visibility.register(model, visibility.tenant_rule())

@@ -1,0 +1,341 @@
+"""Webhooks: item events sent to the client's systems, through an outbox.
+
+`enqueue` writes one `WebhookDelivery` per matching active endpoint in the
+transaction that appends the events (offload.work.history calls it), so an event
+that exists is owed to its endpoints and none is promised for a change that rolled
+back. The `work.webhook_delivery` sweep sends the due rows: a signed JSON POST,
+retried with exponential backoff until the first attempt is more than 24 hours old,
+then dead. Delivery is at least once and ordered per (endpoint, item): only the
+oldest pending delivery of each pair is sent. The contract is docs/webhooks.md.
+
+The HTTP call is made while the sweep holds the claimed rows' locks (and, on
+SQLite, the one write lock), so a killed worker leaves them due rather than lost or
+half-recorded. The price is that a slow receiver holds the transaction open for up
+to TIMEOUT_S per row; the batch is kept small (BATCH) to bound that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from offload.core import errors, sweeps
+from offload.core.errors import FieldError
+from offload.tenancy import audit, visibility
+from offload.tenancy.models import Organisation
+from offload.tenancy.visibility import Principal
+from offload.work.models import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WorkItemEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+# The item event types of docs/events.md an endpoint may subscribe to; "*" is all.
+EVENT_TYPES = frozenset(
+    {
+        "created",
+        "queued",
+        "assigned",
+        "started",
+        "commented",
+        "replied",
+        "waiting_on_client",
+        "resumed",
+        "escalated",
+        "transferred",
+        "completed",
+        "failed",
+        "retried",
+        "reopened",
+        "cancelled",
+        "field_changed",
+    }
+)
+ALL = "*"
+BATCH = 20
+TIMEOUT_S = 10
+GIVE_UP_AFTER = timedelta(hours=24)
+MAX_BACKOFF = timedelta(hours=6)
+ERROR_MAX = 2000
+
+ENDPOINT_FIELDS = ["url", "event_types", "is_active"]
+BAD_EVENT_TYPE = "'{value}' is not an item event type; use '*' or one of: {allowed}"
+NO_EVENT_TYPES = "name at least one event type, or '*'"
+BAD_URL = "must be an http:// or https:// URL"
+CLIENT_ONLY = "only a client's own admins or its provider's admins may manage its webhooks"
+
+
+# ------------------------------------------------------------------ the outbox
+
+
+def enqueue(events: Sequence[WorkItemEvent], *, now: datetime | None = None) -> int:
+    """One delivery per (event, matching active endpoint of its client), in bulk.
+
+    Called inside the events' transaction; one query finds the endpoints."""
+    if not events:
+        return 0
+    client_ids = {e.client_id for e in events}
+    endpoints = list(WebhookEndpoint.objects.filter(client_id__in=client_ids, is_active=True))
+    if not endpoints:
+        return 0
+    due = now or timezone.now()
+    rows = [
+        WebhookDelivery(
+            client_id=event.client_id,
+            provider_id=event.provider_id,
+            endpoint=endpoint,
+            item_id=event.item_id,
+            event=event,
+            next_attempt_at=due,
+        )
+        for event in events
+        for endpoint in endpoints
+        if endpoint.client_id == event.client_id and endpoint.wants(event.type)
+    ]
+    WebhookDelivery.objects.bulk_create(rows)
+    return len(rows)
+
+
+# ------------------------------------------------------------------ signing
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The `Offload-Signature` header: `t=<unix ts>,v1=<hex HMAC-SHA256 of "ts.body">`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def payload(delivery: WebhookDelivery) -> dict[str, Any]:
+    event, item = delivery.event, delivery.item
+    return {
+        "id": delivery.pk,
+        "event": {
+            "type": event.type,
+            "seq": event.seq,
+            "at": event.at.isoformat(),
+            "data": event.data,
+        },
+        "item": {"id": item.pk, "reference": item.reference, "status": item.status},
+    }
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the n-th failed attempt: 2**n minutes, at most 6 hours."""
+    return min(timedelta(minutes=2 ** min(attempts, 20)), MAX_BACKOFF)
+
+
+# ------------------------------------------------------------------ sending
+
+
+def _post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str]:
+    """(status code, error); error is empty on a 2xx answer."""
+    # S310: the endpoint's URL is checked to be http(s) when it is saved.
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+            status = int(response.status)
+    except urllib.error.HTTPError as e:
+        return e.code, f"HTTP {e.code} {e.reason}"
+    except (OSError, ValueError) as e:
+        return None, f"{type(e).__name__}: {e}"
+    if 200 <= status < 300:
+        return status, ""
+    return status, f"HTTP {status}"
+
+
+def _deliver(delivery: WebhookDelivery, now: datetime) -> None:
+    body = json.dumps(payload(delivery), separators=(",", ":"), default=str).encode()
+    ts = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Offload-Webhooks/1",
+        "Offload-Delivery": str(delivery.pk),
+        "Offload-Signature": signature(delivery.endpoint.secret, ts, body),
+    }
+    code, error = _post(delivery.endpoint.url, body, headers)
+    delivery.first_attempt_at = delivery.first_attempt_at or now
+    delivery.last_status_code = code
+    if not error:
+        delivery.status = DeliveryStatus.DELIVERED
+        delivery.delivered_at = now
+        delivery.attempts += 1
+    else:
+        delivery.attempts += 1
+        delivery.last_error = error[:ERROR_MAX]
+        if now - delivery.first_attempt_at > GIVE_UP_AFTER:
+            delivery.status = DeliveryStatus.DEAD
+        else:
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
+    delivery.save()
+
+
+def due_deliveries(now: datetime) -> Any:
+    """Pending, due, and the oldest pending one of their (endpoint, item)."""
+    older = WebhookDelivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"),
+        item_id=OuterRef("item_id"),
+        status=DeliveryStatus.PENDING,
+        id__lt=OuterRef("id"),
+    )
+    return (
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .exclude(Exists(older))
+        .select_related("endpoint", "event", "item")
+        .order_by("next_attempt_at", "id")
+    )
+
+
+@sweeps.register("work.webhook_delivery")
+def webhook_deliveries_due(now: datetime) -> int:
+    """Send every due delivery (up to BATCH) and record the answer."""
+    with transaction.atomic():
+        due = sweeps.claim_due(due_deliveries(now), limit=BATCH)
+        for delivery in due:
+            _deliver(delivery, now)
+    return len(due)
+
+
+# ------------------------------------------------------------------ endpoints
+
+
+def _problems(data: Mapping[str, Any]) -> list[FieldError]:
+    problems: list[FieldError] = []
+    if "url" in data and not str(data["url"]).lower().startswith(("http://", "https://")):
+        problems.append(FieldError("url", BAD_URL))
+    if "event_types" in data:
+        types = data["event_types"]
+        if not types:
+            problems.append(FieldError("event_types", NO_EVENT_TYPES))
+        allowed = ", ".join(sorted(EVENT_TYPES))
+        for i, value in enumerate(types or []):
+            if value != ALL and value not in EVENT_TYPES:
+                problems.append(
+                    FieldError(
+                        f"event_types[{i}]", BAD_EVENT_TYPE.format(value=value, allowed=allowed)
+                    )
+                )
+    return problems
+
+
+def _check(problems: list[FieldError]) -> None:
+    if problems:
+        raise errors.ValidationFailed(problems)
+
+
+def _require(actor: Principal, client: Organisation) -> None:
+    visibility.require(actor, "webhook.manage")
+    if actor.is_client and actor.organisation.pk != client.pk:
+        raise errors.PermissionDenied(CLIENT_ONLY)
+
+
+@transaction.atomic
+def webhook_endpoint_create(
+    *,
+    actor: Principal | None,
+    client: Organisation,
+    provider: Organisation,
+    url: str,
+    event_types: Iterable[str],
+    is_active: bool = True,
+) -> WebhookEndpoint:
+    """A new endpoint; its `secret` is generated here and shown to the caller once."""
+    if actor is not None:
+        _require(actor, client)
+    data = {"url": url, "event_types": list(event_types), "is_active": is_active}
+    _check(_problems(data))
+    endpoint = WebhookEndpoint.objects.create(
+        client=client, provider=provider, secret=secrets.token_urlsafe(32), **data
+    )
+    audit.record(
+        organisation=client,
+        actor=actor,
+        action="webhook.create",
+        obj=endpoint,
+        changes=audit.diff({}, audit.snapshot(endpoint, ENDPOINT_FIELDS)),
+    )
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_update(
+    *, actor: Principal, endpoint: WebhookEndpoint, data: Mapping[str, Any]
+) -> WebhookEndpoint:
+    _require(actor, endpoint.client)
+    _check(_problems(data))
+    before = audit.snapshot(endpoint, ENDPOINT_FIELDS)
+    for key, value in data.items():
+        setattr(endpoint, key, list(value) if key == "event_types" else value)
+    changes = audit.diff(before, audit.snapshot(endpoint, ENDPOINT_FIELDS))
+    if changes:
+        endpoint.save(update_fields=[*changes, "updated_at"])
+        audit.record(
+            organisation=endpoint.client,
+            actor=actor,
+            action="webhook.update",
+            obj=endpoint,
+            changes=changes,
+        )
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_delete(*, actor: Principal, endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint and its delivery log."""
+    _require(actor, endpoint.client)
+    audit.record(
+        organisation=endpoint.client,
+        actor=actor,
+        action="webhook.delete",
+        obj=endpoint,
+        changes=audit.diff(audit.snapshot(endpoint, ENDPOINT_FIELDS), {}),
+    )
+    endpoint.delete()
+
+
+@transaction.atomic
+def webhook_delivery_redeliver(
+    *,
+    actor: Principal | None,
+    delivery: WebhookDelivery,
+    reason: str = "",
+    now: datetime | None = None,
+) -> WebhookDelivery:
+    """Send a delivery again (dead, delivered or pending): pending and due now, with a
+    fresh 24-hour retry window. Its id stays, so the receiver can dedupe."""
+    locked = (
+        WebhookDelivery.objects.select_for_update().select_related("client").get(pk=delivery.pk)
+    )
+    if actor is not None:
+        _require(actor, locked.client)
+    before = {"status": locked.status, "attempts": locked.attempts}
+    locked.status = DeliveryStatus.PENDING
+    locked.next_attempt_at = now or timezone.now()
+    locked.first_attempt_at = None
+    locked.attempts = 0
+    locked.save()
+    audit.record(
+        organisation=locked.client,
+        actor=actor,
+        action="webhook.redeliver",
+        obj=locked,
+        changes={
+            **audit.diff(before, {"status": locked.status, "attempts": 0}),
+            **({"reason": [None, reason]} if reason else {}),
+        },
+    )
+    return locked
