@@ -6,7 +6,7 @@ Each service checks the actor's permission, validates every field it is given
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,7 +34,6 @@ from offload.contracts.models import (
     Unit,
 )
 from offload.core import errors
-from offload.core.errors import FieldError
 from offload.sla import spec as calendar_spec
 from offload.tenancy import audit, validators, visibility
 from offload.tenancy.models import Organisation, OrganisationKind
@@ -83,12 +82,6 @@ WINDOWS = ("monthly",)
 PAUSABLE_STATUSES = frozenset({"waiting_on_client", "escalated"})
 
 
-def _raise(problems: Iterable[tuple[str, str | None]]) -> None:
-    failures = [FieldError(f, m) for f, m in problems if m]
-    if failures:
-        raise errors.ValidationFailed(failures)
-
-
 def _require_engagement_side(actor: Principal | None, engagement: Engagement) -> None:
     if actor is not None and not visibility.can_see(actor, engagement):
         raise errors.NotFound("engagement not found")
@@ -127,7 +120,7 @@ def engagement_create(
         visibility.require(actor, "engagement.manage")
         visibility.require_side(actor, OrganisationKind.PROVIDER)
         provider = actor.organisation
-    _raise(
+    errors.raise_failures(
         [
             ("client_id", None if client.kind == OrganisationKind.CLIENT else NOT_A_CLIENT),
             ("provider_id", None if provider.kind == OrganisationKind.PROVIDER else NOT_A_PROVIDER),
@@ -228,7 +221,7 @@ def document_create(
     if actor is not None:
         visibility.require(actor, "document.manage")
     _require_engagement_side(actor, engagement)
-    _raise(
+    errors.raise_failures(
         [
             (
                 "effective_to",
@@ -285,7 +278,7 @@ def calendar_create(
     if actor is not None:
         visibility.require(actor, "calendar.manage")
     _require_engagement_side(actor, engagement)
-    _raise(_spec_problems(spec))
+    errors.raise_failures(_spec_problems(spec))
     slug = slug or slugify(name)
     calendar = BusinessCalendar(
         engagement=engagement, name=name, slug=slug, spec=spec, **_tenant(engagement)
@@ -301,7 +294,7 @@ def calendar_update(
 ) -> BusinessCalendar:
     visibility.require(actor, "calendar.manage")
     if "spec" in data:
-        _raise(_spec_problems(data["spec"]))
+        errors.raise_failures(_spec_problems(data["spec"]))
     return update_model(
         actor=actor, organisation=calendar.client, obj=calendar, data=data, action="calendar.update"
     )
@@ -451,7 +444,9 @@ def sla_policy_create(
         visibility.require(actor, "sla_policy.manage")
     _require_engagement_side(actor, engagement)
     pause_statuses = ["waiting_on_client"] if pause_statuses is None else pause_statuses
-    _raise(_policy_problems(engagement, calendar, pause_statuses, at_risk_percent, targets))
+    errors.raise_failures(
+        _policy_problems(engagement, calendar, pause_statuses, at_risk_percent, targets)
+    )
     slug = slug or slugify(name)
     policy = SlaPolicy(
         engagement=engagement,
@@ -512,7 +507,7 @@ def sla_policy_revise(
     calendar = calendar or current.calendar
     pause = current.pause_statuses if pause_statuses is None else pause_statuses
     at_risk = current.at_risk_percent if at_risk_percent is None else at_risk_percent
-    _raise(_policy_problems(engagement, calendar, pause, at_risk, list(new_targets)))
+    errors.raise_failures(_policy_problems(engagement, calendar, pause, at_risk, list(new_targets)))
     revised = SlaPolicy.objects.create(
         engagement=engagement,
         name=name or current.name,
@@ -623,7 +618,7 @@ def rate_card_create(
         "effective_from": effective_from,
         "effective_to": effective_to,
     }
-    _raise(_rate_card_problems(data))
+    errors.raise_failures(_rate_card_problems(data))
     slug = slug or slugify(name)
     card = RateCard(engagement=engagement, slug=slug, **data, **_tenant(engagement))
     save_unique(card, field="slug", value=slug, save=card.save)
@@ -635,7 +630,7 @@ def rate_card_create(
 def rate_card_update(*, actor: Principal, card: RateCard, data: Mapping[str, Any]) -> RateCard:
     visibility.require(actor, "rate_card.manage")
     merged = {"effective_from": card.effective_from, "effective_to": card.effective_to, **data}
-    _raise(_rate_card_problems(merged))
+    errors.raise_failures(_rate_card_problems(merged))
     return update_model(
         actor=actor, organisation=card.client, obj=card, data=data, action="rate_card.update"
     )
@@ -728,7 +723,7 @@ def process_create(
         "max_system_retries": max_system_retries,
         "reopen_window_hours": reopen_window_hours,
     }
-    _raise(_process_problems(engagement, data))
+    errors.raise_failures(_process_problems(engagement, data))
     slug = slug or slugify(name)
     process = Process(engagement=engagement, slug=slug, **data, **_tenant(engagement))
     save_unique(process, field="slug", value=slug, save=process.save)
@@ -744,7 +739,7 @@ def process_update(
 ) -> Process:
     """Edit a process; a changed SOP becomes its next version (earlier ones are kept)."""
     visibility.require(actor, "process.manage")
-    _raise(_process_problems(process.engagement, data))
+    errors.raise_failures(_process_problems(process.engagement, data))
     updated = update_model(
         actor=actor, organisation=process.client, obj=process, data=data, action="process.update"
     )

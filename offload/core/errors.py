@@ -82,6 +82,13 @@ class ValidationFailed(OffloadError):
         return cls([FieldError(f, m) for f, msgs in errors.items() for m in msgs])
 
 
+def raise_failures(problems: Iterable[tuple[str, str | None]]) -> None:
+    """Raise one ValidationFailed listing every (field, message) whose message is set."""
+    failures = [FieldError(field, message) for field, message in problems if message]
+    if failures:
+        raise ValidationFailed(failures)
+
+
 PROBLEM_TYPE_BASE = "https://offload.dev/problems/"
 
 

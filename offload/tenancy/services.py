@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from offload.core import errors, sweeps
-from offload.core.errors import FieldError
 from offload.tenancy import audit, validators, visibility
 from offload.tenancy.models import (
     CLIENT_ROLES,
@@ -49,13 +48,6 @@ NOT_A_MEMBER = "user not found"
 KEY_NOT_FOUND = "API key not found"
 
 KEY_PREFIX = "ofk"
-
-
-def _check(checks: Iterable[tuple[str, str | None]]) -> None:
-    """Raise one ValidationFailed listing every failing field."""
-    failures = [FieldError(f, m) for f, m in checks if m]
-    if failures:
-        raise errors.ValidationFailed(failures)
 
 
 def _org_checks(data: Mapping[str, Any]) -> list[tuple[str, str | None]]:
@@ -142,7 +134,7 @@ def organisation_create(
         if kind != OrganisationKind.CLIENT:
             raise errors.ValidationFailed.single("kind", CLIENT_ONLY)
     slug = slug or slugify(name)
-    _check(
+    errors.raise_failures(
         [
             ("slug", None if slug else NO_SLUG),
             *_org_checks({"country": country, "timezone": timezone, "currency": currency}),
@@ -179,7 +171,7 @@ def organisation_update(
         raise errors.PermissionDenied(
             "only the organisation or its onboarding provider may edit it"
         )
-    _check(_org_checks(data))
+    errors.raise_failures(_org_checks(data))
     return update_model(
         actor=actor,
         organisation=organisation,
@@ -219,7 +211,7 @@ def site_create(
         provider = actor.organisation
     slug = slug or slugify(name)
     data = {"country": country, "timezone": timezone, "languages": languages}
-    _check(
+    errors.raise_failures(
         [("slug", None if slug else NO_SLUG), *_site_checks({**data, "hourly_cost": hourly_cost})]
     )
     hourly_cost = _as_stored(Site, "hourly_cost", hourly_cost)
@@ -240,7 +232,7 @@ def site_update(*, actor: Principal, site: Site, data: Mapping[str, Any]) -> Sit
     visibility.require(actor, "site.manage")
     if site.provider_id != actor.organisation.pk:
         raise errors.PermissionDenied("only the site's provider may edit it")
-    _check(_site_checks(data))
+    errors.raise_failures(_site_checks(data))
     return update_model(
         actor=actor, organisation=site.provider, obj=site, data=data, action="site.update"
     )
@@ -322,7 +314,7 @@ def user_create(
     if actor is not None:
         visibility.require(actor, "user.manage")
         organisation = actor.organisation
-    _check(_role_checks(organisation, roles))
+    errors.raise_failures(_role_checks(organisation, roles))
     user = User(
         username=username, email=email, first_name=first_name, last_name=last_name, is_bot=is_bot
     )
@@ -358,7 +350,7 @@ def user_update(
     org = actor.organisation
     _require_member(user, org)
     if roles is not None:
-        _check(_role_checks(org, roles))
+        errors.raise_failures(_role_checks(org, roles))
     before = audit.snapshot(user, list(data))
     for key, value in data.items():
         setattr(user, key, value)
@@ -430,7 +422,7 @@ def api_key_create(
     if user is not None:
         member = Membership.objects.filter(user=user, organisation=organisation).exists()
         checks.append(("user_id", None if member else KEY_USER_NOT_MEMBER))
-    _check(checks)
+    errors.raise_failures(checks)
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(

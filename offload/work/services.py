@@ -9,7 +9,7 @@ its event, all in one transaction. The event vocabulary is docs/events.md.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,6 @@ from django.utils.text import slugify
 
 from offload.contracts.models import Process
 from offload.core import errors, sweeps
-from offload.core.errors import FieldError
 from offload.tenancy import audit, validators, visibility
 from offload.tenancy.models import OrganisationKind, Role, User
 from offload.tenancy.services import save_unique, update_model
@@ -62,12 +61,6 @@ RETRY_BASE_MINUTES = 2
 RETRY_BATCH = 200
 REFERENCE_MAX = 200  # WorkItem.reference's max_length
 RETRY_MARK = "~retry"
-
-
-def _raise(problems: Iterable[tuple[str, str | None]]) -> None:
-    failures = [FieldError(f, m) for f, m in problems if m]
-    if failures:
-        raise errors.ValidationFailed(failures)
 
 
 def _side(actor: Principal | None) -> str:
@@ -143,7 +136,7 @@ def _text(field: str, value: str) -> tuple[str, str | None]:
 def work_item_comment(*, actor: Principal | None, item: WorkItem, text: str) -> WorkItem:
     """An internal note on the item: not a response to the customer."""
     _require_action(actor, Action.COMMENT)
-    _raise([_text("text", text)])
+    errors.raise_failures([_text("text", text)])
     locked, _ = _begin(actor, item, Action.COMMENT)
     history.append(
         locked,
@@ -160,7 +153,7 @@ def work_item_reply(*, actor: Principal | None, item: WorkItem, text: str) -> Wo
     customer; from the client it is the customer's answer, and an item waiting on the
     client moves back to work."""
     _require_action(actor, Action.REPLY)
-    _raise([_text("text", text)])
+    errors.raise_failures([_text("text", text)])
     locked, _ = _begin(actor, item, Action.REPLY)
     side = _side(actor)
     history.append(
@@ -213,7 +206,7 @@ def work_item_resume(*, actor: Principal | None, item: WorkItem, note: str = "")
 @transaction.atomic
 def work_item_escalate(*, actor: Principal | None, item: WorkItem, reason: str) -> WorkItem:
     _require_action(actor, Action.ESCALATE)
-    _raise([_text("reason", reason)])
+    errors.raise_failures([_text("reason", reason)])
     locked, target = _begin(actor, item, Action.ESCALATE)
     before, locked.status = locked.status, target
     _save(locked, "status")
@@ -272,7 +265,7 @@ def work_item_complete(
     """Done: resolved or not; an optional result payload for the client's systems and
     the handle time the worker spent, which the KPIs read from the event."""
     _require_action(actor, Action.COMPLETE)
-    _raise(
+    errors.raise_failures(
         [
             (
                 "outcome",
@@ -307,7 +300,7 @@ def work_item_fail(*, actor: Principal | None, item: WorkItem, kind: str, reason
     """A business failure (bad input) goes to the process's review queue for a human;
     a system failure is retried automatically, as a linked item, with backoff."""
     _require_action(actor, Action.FAIL)
-    _raise(
+    errors.raise_failures(
         [
             (
                 "kind",
@@ -414,7 +407,7 @@ def work_item_reopen(*, actor: Principal | None, item: WorkItem, reason: str = "
 @transaction.atomic
 def work_item_cancel(*, actor: Principal | None, item: WorkItem, reason: str) -> WorkItem:
     _require_action(actor, Action.CANCEL)
-    _raise([_text("reason", reason)])
+    errors.raise_failures([_text("reason", reason)])
     locked, target = _begin(actor, item, Action.CANCEL)
     before, locked.status, locked.assignee = locked.status, target, None
     _save(locked, "status", "assignee")
@@ -559,7 +552,9 @@ def _team_leads(provider_id: int, ids: Sequence[int]) -> list[User]:
     )
     missing = sorted(set(ids) - {u.pk for u in leads})
     if missing:
-        _raise([("team_lead_ids", NOT_TEAM_LEADS.format(ids=", ".join(map(str, missing))))])
+        errors.raise_failures(
+            [("team_lead_ids", NOT_TEAM_LEADS.format(ids=", ".join(map(str, missing))))]
+        )
     return leads
 
 
@@ -592,7 +587,7 @@ def queue_create(
         "routing_mode": routing_mode,
         "ordering": list(ordering or []),
     }
-    _raise(_queue_problems(data))
+    errors.raise_failures(_queue_problems(data))
     leads = _team_leads(process.provider_id, team_lead_ids)
     slug = slug or slugify(name)[:80] or "queue"
     queue = Queue(
@@ -624,7 +619,7 @@ def queue_update(
     """Edit a queue's fields; `team_lead_ids`, when given, replaces its team leads."""
     visibility.require(actor, "queue.manage")
     visibility.require_side(actor, OrganisationKind.PROVIDER)
-    _raise(_queue_problems(data))
+    errors.raise_failures(_queue_problems(data))
     leads = None if team_lead_ids is None else _team_leads(queue.provider_id, team_lead_ids)
     updated = update_model(
         actor=actor, organisation=queue.client, obj=queue, data=data, action="queue.update"

@@ -35,6 +35,7 @@ from offload.core import errors, sweeps
 from offload.core.errors import FieldError
 from offload.tenancy import audit, visibility
 from offload.tenancy.models import Organisation
+from offload.tenancy.services import update_model
 from offload.tenancy.visibility import Principal
 from offload.work.models import (
     DeliveryStatus,
@@ -277,20 +278,15 @@ def webhook_endpoint_update(
 ) -> WebhookEndpoint:
     _require(actor, endpoint.client)
     _check(_problems(data))
-    before = audit.snapshot(endpoint, ENDPOINT_FIELDS)
-    for key, value in data.items():
-        setattr(endpoint, key, list(value) if key == "event_types" else value)
-    changes = audit.diff(before, audit.snapshot(endpoint, ENDPOINT_FIELDS))
-    if changes:
-        endpoint.save(update_fields=[*changes, "updated_at"])
-        audit.record(
-            organisation=endpoint.client,
-            actor=actor,
-            action="webhook.update",
-            obj=endpoint,
-            changes=changes,
-        )
-    return endpoint
+    if "event_types" in data:
+        data = {**data, "event_types": list(data["event_types"])}
+    return update_model(
+        actor=actor,
+        organisation=endpoint.client,
+        obj=endpoint,
+        data=data,
+        action="webhook.update",
+    )
 
 
 @transaction.atomic
