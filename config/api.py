@@ -22,6 +22,7 @@ from offload.tenancy import visibility
 from offload.tenancy.api import router as tenancy_router
 from offload.work.actions_api import router as work_actions_router
 from offload.work.api import router as work_router
+from offload.work.attachments_api import router as attachments_router
 from offload.work.import_api import router as work_import_router
 from offload.work.queues_api import router as queues_router
 from offload.work.webhooks_api import router as webhooks_router
@@ -224,6 +225,7 @@ api.add_router("/", contracts_router)
 api.add_router("/", work_import_router)
 api.add_router("/", work_router)
 api.add_router("/", work_actions_router)
+api.add_router("/", attachments_router)
 api.add_router("/", queues_router)
 api.add_router("/", webhooks_router)
 

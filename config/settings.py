@@ -161,6 +161,24 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 100_000
 # The largest payload of one work item (its compact JSON, in bytes); a larger one is a
 # 422 naming `payload` and this limit.
 OFFLOAD_MAX_ITEM_PAYLOAD_BYTES = _env_int("OFFLOAD_MAX_ITEM_PAYLOAD_BYTES", 256 * 1024)
+# Files on items: the largest one file, the most all of one item's files may add up
+# to, and the content types accepted (docs/work-items.md#attachments).
+OFFLOAD_ATTACHMENT_MAX_BYTES = _env_int("OFFLOAD_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+OFFLOAD_ITEM_ATTACHMENTS_MAX_BYTES = _env_int(
+    "OFFLOAD_ITEM_ATTACHMENTS_MAX_BYTES", 25 * 1024 * 1024
+)
+OFFLOAD_ATTACHMENT_TYPES = [
+    t.strip()
+    for t in os.environ.get(
+        "OFFLOAD_ATTACHMENT_TYPES",
+        "application/pdf,image/png,image/jpeg,image/gif,image/webp,text/plain,text/csv,"
+        "application/json,application/xml,text/xml,message/rfc822,application/zip,"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+        "application/vnd.ms-excel,application/msword",
+    ).split(",")
+    if t.strip()
+]
 
 TASKS = {
     "default": {

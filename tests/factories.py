@@ -26,7 +26,7 @@ from offload.tenancy.tests.factories import (
     make_site,
     make_user,
 )
-from offload.work import webhooks
+from offload.work import attachments, webhooks
 from offload.work.models import WebhookDelivery
 from offload.work.tests.factories import make_item
 
@@ -49,6 +49,7 @@ class Refs:
     queue_id: int
     endpoint_id: int
     delivery_id: int
+    attachment_id: int
     # Not path parameters: bodies name a process and a client by slug (POST /items).
     process_slug: str
     client_slug: str
@@ -113,6 +114,13 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
         event_types=["*"],
     )
     item = make_item(process, reference=f"{slug}-1", subject=f"{name} customer wants a refund")
+    attachment = attachments.attachment_add(
+        actor=None,
+        item=item,
+        filename=f"{slug}-invoice.pdf",
+        data=b"%PDF-1.4 invoice of " + slug.encode(),
+        content_type="application/pdf",
+    )
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id").first()
     assert delivery is not None
     admin = make_user(client, "client_admin", username=f"{slug}-admin")
@@ -135,6 +143,7 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
             queue_id=item.queue_id,
             endpoint_id=endpoint.pk,
             delivery_id=delivery.pk,
+            attachment_id=attachment.pk,
             process_slug=process.slug,
             client_slug=client.slug,
         ),

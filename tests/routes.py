@@ -400,6 +400,10 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
             "file": SimpleUploadedFile("items.csv", b"reference;subject\nCSV-1;One\n", "text/csv"),
         },
     ),
+    ("POST", f"{V1}/items/{{item_id}}/attachments"): WriteCase(
+        "client",
+        lambda r: {"file": SimpleUploadedFile("receipt.png", b"\x89PNG\r\n\x1a\n...", "image/png")},
+    ),
     # ---- work items: actions (the side's item starts queued)
     ("POST", f"{V1}/items/{{item_id}}/comment"): WriteCase(
         "provider", lambda r: {"text": "Called the customer back"}

@@ -8,7 +8,8 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from offload.core import errors
@@ -23,8 +24,8 @@ NO_ORGANISATION_TEMPLATE = "tenancy/no_organisation.html"
 
 
 def member_required(
-    view: Callable[Concatenate[HttpRequest, Principal, P], HttpResponse],
-) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
+    view: Callable[Concatenate[HttpRequest, Principal, P], HttpResponseBase],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponseBase]:
     """Sign-in required, then the user's principal is passed to the view.
 
     A signed-in user who belongs to no organisation gets a page that says so (403),
@@ -32,7 +33,7 @@ def member_required(
     """
 
     @functools.wraps(view)
-    def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+    def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
         user = request.user
         assert isinstance(user, User)  # login_required below has let only users through
         principal = visibility.principal_for_user(user)

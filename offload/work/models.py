@@ -159,6 +159,30 @@ class ItemRetry(TenantOwned):
         return f"retry of {self.item_id} due {self.due_at:%Y-%m-%d %H:%M}"
 
 
+class Attachment(TenantOwned):
+    """A file on an item: uploaded by a person or a bot, or carried by an inbound e-mail.
+    Kept as evidence: attachments are added, never edited or deleted through the API."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.PROTECT, related_name="attachments")
+    file = models.FileField(upload_to="attachments/%Y/%m/")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Where it came from: "upload", or "email" for a file carried by an inbound message.
+    source = models.CharField(max_length=16, default="upload")
+
+    class Meta:
+        ordering = ["item_id", "id"]
+        indexes = [models.Index(fields=["item", "id"], name="attachment_item")]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
 class WebhookEndpoint(TenantOwned):
     """A client system that receives the events of the client's items (docs/webhooks.md)."""
 

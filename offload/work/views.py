@@ -8,7 +8,8 @@ from datetime import datetime, time
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from offload.contracts.models import Priority, Process
@@ -17,15 +18,15 @@ from offload.core.pagination import paginate
 from offload.tenancy import visibility
 from offload.tenancy.pages import get_visible_or_404, member_required
 from offload.tenancy.visibility import Principal
-from offload.work import csv_import, selectors
+from offload.work import attachments, csv_import, selectors
 from offload.work.lifecycle import Status
-from offload.work.models import WorkItem
+from offload.work.models import Attachment, WorkItem
 
 PAGE_SIZE = 50
 # An uploaded CSV up to this size rides along in the preview's commit form (base64,
 # no session state); a larger one is uploaded again to commit.
 IMPORT_KEEP_BYTES = 2 * 1024 * 1024
-CHOOSE_A_FILE = "choose a CSV file"
+CHOOSE_A_FILE = "choose a file"
 
 
 def _day(value: str, *, end: bool = False) -> datetime | None:
@@ -79,7 +80,65 @@ def work_item_detail(request: HttpRequest, principal: Principal, pk: int) -> Htt
         principal, WorkItem.objects.select_related("process", "queue", "client", "parent"), pk=pk
     )
     events = selectors.work_item_events(item=item)
-    return render(request, "work/item_detail.html", {"item": item, "events": events})
+    return render(
+        request,
+        "work/item_detail.html",
+        {"item": item, "events": events, **_files(principal, item)},
+    )
+
+
+def _files(principal: Principal, item: WorkItem) -> dict[str, Any]:
+    action = "work_item.client_act" if principal.is_client else "work_item.act"
+    return {
+        "attachments": list(Attachment.objects.filter(item=item)),
+        "can_attach": visibility.allowed(principal, action)
+        and item.status not in {Status.CLOSED, Status.CANCELLED},
+    }
+
+
+@member_required
+def work_item_attachments(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
+    """Upload a file to the item; htmx gets the files block back, a plain form the page."""
+    item = get_visible_or_404(principal, WorkItem.objects.all(), pk=pk)
+    if request.method != "POST":
+        return redirect("work_item_detail", pk=item.pk)
+    problems: list[errors.FieldError] = []
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise errors.ValidationFailed([errors.FieldError("file", CHOOSE_A_FILE)])
+        attachments.attachment_add(
+            actor=principal,
+            item=item,
+            filename=upload.name or "file",
+            data=attachments.upload_bytes(upload),
+            content_type=upload.content_type,
+        )
+    except errors.ValidationFailed as exc:
+        problems = exc.errors
+    except (errors.Conflict, errors.PermissionDenied) as exc:
+        problems = [errors.FieldError("file", exc.detail)]
+    item.refresh_from_db()
+    if htmx.is_fragment_request(request):
+        # htmx swaps only 2xx answers, so the form's errors come back as a 200.
+        context = {"item": item, "problems": problems, **_files(principal, item)}
+        return render(request, "work/partials/_attachments.html", context)
+    if problems:
+        events = selectors.work_item_events(item=item)
+        context = {"item": item, "events": events, "problems": problems}
+        context.update(_files(principal, item))
+        return render(request, "work/item_detail.html", context, status=422)
+    return redirect("work_item_detail", pk=item.pk)
+
+
+@member_required
+def work_item_attachment(
+    request: HttpRequest, principal: Principal, pk: int, attachment_id: int
+) -> HttpResponseBase:
+    attachment = get_visible_or_404(
+        principal, Attachment.objects.filter(item_id=pk), pk=attachment_id
+    )
+    return attachments.download(attachment)
 
 
 def _import_run(request: HttpRequest, principal: Principal) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from offload.tenancy import visibility
 from offload.work.models import (
+    Attachment,
     ItemRetry,
     Queue,
     WebhookDelivery,
@@ -10,5 +11,13 @@ from offload.work.models import (
     WorkItemEvent,
 )
 
-for model in (Queue, WorkItem, WorkItemEvent, ItemRetry, WebhookEndpoint, WebhookDelivery):
+for model in (
+    Attachment,
+    Queue,
+    WorkItem,
+    WorkItemEvent,
+    ItemRetry,
+    WebhookEndpoint,
+    WebhookDelivery,
+):
     visibility.register(model, visibility.tenant_rule())
