@@ -194,6 +194,10 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "offload@localhost")
 
+# Outbound calls (webhooks) to private, loopback and link-local addresses are refused
+# (docs/webhooks.md#ssrf); development and tests with a receiver on loopback allow them.
+OFFLOAD_ALLOW_PRIVATE_URLS = _env_bool("OFFLOAD_ALLOW_PRIVATE_URLS", False)
+
 OFFLOAD_WORKER_INTERVAL = float(os.environ.get("OFFLOAD_WORKER_INTERVAL", "1.0"))
 
 LOGGING = {

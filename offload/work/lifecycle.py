@@ -14,6 +14,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The item event types the services write (docs/events.md's vocabulary); webhooks
+# subscribe to these and to the reserved ones the routing issue will write.
+EVENT_TYPES = frozenset(
+    {
+        "created",
+        "queued",
+        "commented",
+        "replied",
+        "attachment_added",
+        "waiting_on_client",
+        "resumed",
+        "escalated",
+        "transferred",
+        "completed",
+        "failed",
+        "retried",
+        "reopened",
+        "cancelled",
+    }
+)
+RESERVED_EVENT_TYPES = frozenset({"assigned", "started", "released", "closed", "field_changed"})
+
 
 class Status(StrEnum):
     NEW = "new"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from offload.work import views
+from offload.work import views, webhook_views
 
 urlpatterns = [
     path("items/", views.work_item_list, name="work_item_list"),
@@ -11,5 +11,12 @@ urlpatterns = [
         "items/<int:pk>/files/<int:attachment_id>/",
         views.work_item_attachment,
         name="work_item_attachment",
+    ),
+    path("webhooks/", webhook_views.webhook_list, name="webhook_list"),
+    path("webhooks/<int:pk>/", webhook_views.webhook_detail, name="webhook_detail"),
+    path(
+        "webhooks/deliveries/<int:pk>/redeliver/",
+        webhook_views.webhook_redeliver,
+        name="webhook_redeliver",
     ),
 ]

@@ -21,8 +21,6 @@ import hmac
 import json
 import logging
 import secrets
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,12 +29,14 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from offload.core import errors, sweeps
+from offload.contracts.models import Engagement
+from offload.core import errors, safe_http, sweeps
 from offload.core.errors import FieldError
 from offload.tenancy import audit, visibility
 from offload.tenancy.models import Organisation
 from offload.tenancy.services import update_model
 from offload.tenancy.visibility import Principal
+from offload.work import lifecycle
 from offload.work.models import (
     DeliveryStatus,
     WebhookDelivery,
@@ -47,26 +47,7 @@ from offload.work.models import (
 logger = logging.getLogger(__name__)
 
 # The item event types of docs/events.md an endpoint may subscribe to; "*" is all.
-EVENT_TYPES = frozenset(
-    {
-        "created",
-        "queued",
-        "assigned",
-        "started",
-        "commented",
-        "replied",
-        "waiting_on_client",
-        "resumed",
-        "escalated",
-        "transferred",
-        "completed",
-        "failed",
-        "retried",
-        "reopened",
-        "cancelled",
-        "field_changed",
-    }
-)
+EVENT_TYPES = lifecycle.EVENT_TYPES | lifecycle.RESERVED_EVENT_TYPES
 ALL = "*"
 BATCH = 20
 TIMEOUT_S = 10
@@ -77,7 +58,8 @@ ERROR_MAX = 2000
 ENDPOINT_FIELDS = ["url", "event_types", "is_active"]
 BAD_EVENT_TYPE = "'{value}' is not an item event type; use '*' or one of: {allowed}"
 NO_EVENT_TYPES = "name at least one event type, or '*'"
-BAD_URL = "must be an http:// or https:// URL"
+NO_SUCH_CLIENT = "no client with this id is served by you"
+NO_PROVIDER = "this client has no engagement with a provider"
 CLIENT_ONLY = "only a client's own admins or its provider's admins may manage its webhooks"
 
 
@@ -143,22 +125,6 @@ def backoff(attempts: int) -> timedelta:
 # ------------------------------------------------------------------ sending
 
 
-def _post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str]:
-    """(status code, error); error is empty on a 2xx answer."""
-    # S310: the endpoint's URL is checked to be http(s) when it is saved.
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
-            status = int(response.status)
-    except urllib.error.HTTPError as e:
-        return e.code, f"HTTP {e.code} {e.reason}"
-    except (OSError, ValueError) as e:
-        return None, f"{type(e).__name__}: {e}"
-    if 200 <= status < 300:
-        return status, ""
-    return status, f"HTTP {status}"
-
-
 def _deliver(delivery: WebhookDelivery, now: datetime) -> None:
     body = json.dumps(payload(delivery), separators=(",", ":"), default=str).encode()
     ts = int(now.timestamp())
@@ -168,7 +134,7 @@ def _deliver(delivery: WebhookDelivery, now: datetime) -> None:
         "Offload-Delivery": str(delivery.pk),
         "Offload-Signature": signature(delivery.endpoint.secret, ts, body),
     }
-    code, error = _post(delivery.endpoint.url, body, headers)
+    code, error = safe_http.post(delivery.endpoint.url, body, headers, timeout=TIMEOUT_S)
     delivery.first_attempt_at = delivery.first_attempt_at or now
     delivery.last_status_code = code
     if not error:
@@ -216,8 +182,8 @@ def webhook_deliveries_due(now: datetime) -> int:
 
 def _problems(data: Mapping[str, Any]) -> list[FieldError]:
     problems: list[FieldError] = []
-    if "url" in data and not str(data["url"]).lower().startswith(("http://", "https://")):
-        problems.append(FieldError("url", BAD_URL))
+    if "url" in data and (problem := safe_http.url_problem(str(data["url"]))):
+        problems.append(FieldError("url", problem))
     if "event_types" in data:
         types = data["event_types"]
         if not types:
@@ -236,6 +202,25 @@ def _problems(data: Mapping[str, Any]) -> list[FieldError]:
 def _check(problems: list[FieldError]) -> None:
     if problems:
         raise errors.ValidationFailed(problems)
+
+
+def client_and_provider(
+    principal: Principal, client_id: int | None
+) -> tuple[Organisation, Organisation]:
+    """The client an endpoint is for (a client's own by default) and its provider,
+    found through an engagement the principal may see; else a 422 on `client_id`."""
+    engagements = visibility.visible(
+        principal, Engagement.objects.select_related("client", "provider")
+    )
+    if principal.is_client:
+        client_id = client_id or principal.organisation.pk
+    if client_id is None:
+        raise errors.ValidationFailed.single("client_id", NO_SUCH_CLIENT)
+    engagement = engagements.filter(client_id=client_id).order_by("id").first()
+    if engagement is None:
+        own = principal.is_client and client_id == principal.organisation.pk
+        raise errors.ValidationFailed.single("client_id", NO_PROVIDER if own else NO_SUCH_CLIENT)
+    return engagement.client, engagement.provider
 
 
 def _require(actor: Principal, client: Organisation) -> None:

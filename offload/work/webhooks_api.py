@@ -11,21 +11,15 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field, StringConstraints
 
-from offload.contracts.models import Engagement
-from offload.core import errors
 from offload.core.pagination import DEFAULT_LIMIT, page
 from offload.core.schemas import Page, PatchIn, StrictIn
 from offload.tenancy import visibility
 from offload.tenancy.api import principal_of
-from offload.tenancy.models import Organisation
-from offload.tenancy.visibility import Principal
 from offload.work import webhooks
 from offload.work.models import WebhookDelivery, WebhookEndpoint
 
 router = Router(tags=["webhooks"])
 
-NO_SUCH_CLIENT = "no client with this id is served by you"
-NO_PROVIDER = "this client has no engagement with a provider"
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 EventType = Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -84,23 +78,6 @@ class WebhookDeliveryOut(Schema):
     created_at: datetime
 
 
-def _client_and_provider(
-    principal: Principal, client_id: int | None
-) -> tuple[Organisation, Organisation]:
-    engagements = visibility.visible(
-        principal, Engagement.objects.select_related("client", "provider")
-    )
-    if principal.is_client:
-        client_id = client_id or principal.organisation.pk
-    if client_id is None:
-        raise errors.ValidationFailed.single("client_id", NO_SUCH_CLIENT)
-    engagement = engagements.filter(client_id=client_id).order_by("id").first()
-    if engagement is None:
-        own = principal.is_client and client_id == principal.organisation.pk
-        raise errors.ValidationFailed.single("client_id", NO_PROVIDER if own else NO_SUCH_CLIENT)
-    return engagement.client, engagement.provider
-
-
 @router.get("/webhooks", response=Page[WebhookEndpointOut])
 def webhook_endpoint_list(
     request: HttpRequest, cursor: str | None = None, limit: int = DEFAULT_LIMIT
@@ -115,7 +92,7 @@ def webhook_endpoint_create(
 ) -> Status[WebhookEndpoint]:
     principal = principal_of(request)
     visibility.require(principal, "webhook.manage")
-    client, provider = _client_and_provider(principal, payload.client_id)
+    client, provider = webhooks.client_and_provider(principal, payload.client_id)
     endpoint = webhooks.webhook_endpoint_create(
         actor=principal,
         client=client,

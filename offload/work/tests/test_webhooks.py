@@ -24,6 +24,12 @@ from offload.work.tests.factories import make_item, make_process
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _receiver_on_loopback(settings):
+    """The test receiver listens on 127.0.0.1, which production refuses (SSRF)."""
+    settings.OFFLOAD_ALLOW_PRIVATE_URLS = True
+
+
 @dataclass
 class Received:
     headers: dict[str, str]
