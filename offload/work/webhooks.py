@@ -8,10 +8,12 @@ retried with exponential backoff until the first attempt is more than 24 hours o
 then dead. Delivery is at least once and ordered per (endpoint, item): only the
 oldest pending delivery of each pair is sent. The contract is docs/webhooks.md.
 
-The HTTP call is made while the sweep holds the claimed rows' locks (and, on
-SQLite, the one write lock), so a killed worker leaves them due rather than lost or
-half-recorded. The price is that a slow receiver holds the transaction open for up
-to TIMEOUT_S per row; the batch is kept small (BATCH) to bound that.
+The sweep holds no lock while it waits on a receiver: it claims due rows in one
+short transaction by pushing their `next_attempt_at` a lease ahead (LEASE), sends
+outside any transaction, then records each answer in its own short transaction. A
+worker killed mid-send leaves its rows pending; they come due again when the lease
+runs out and are sent again, with the same delivery id (at least once). A claimed
+row is still pending, so the next delivery of the same (endpoint, item) waits for it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ EVENT_TYPES = lifecycle.EVENT_TYPES | lifecycle.RESERVED_EVENT_TYPES
 ALL = "*"
 BATCH = 20
 TIMEOUT_S = 10
+# How long a claimed delivery is reserved for the worker sending it.
+LEASE = timedelta(seconds=TIMEOUT_S * BATCH + 60)
 GIVE_UP_AFTER = timedelta(hours=24)
 MAX_BACKOFF = timedelta(hours=6)
 ERROR_MAX = 2000
@@ -125,7 +129,7 @@ def backoff(attempts: int) -> timedelta:
 # ------------------------------------------------------------------ sending
 
 
-def _deliver(delivery: WebhookDelivery, now: datetime) -> None:
+def _send(delivery: WebhookDelivery, now: datetime) -> tuple[int | None, str]:
     body = json.dumps(payload(delivery), separators=(",", ":"), default=str).encode()
     ts = int(now.timestamp())
     headers = {
@@ -134,21 +138,31 @@ def _deliver(delivery: WebhookDelivery, now: datetime) -> None:
         "Offload-Delivery": str(delivery.pk),
         "Offload-Signature": signature(delivery.endpoint.secret, ts, body),
     }
-    code, error = safe_http.post(delivery.endpoint.url, body, headers, timeout=TIMEOUT_S)
-    delivery.first_attempt_at = delivery.first_attempt_at or now
-    delivery.last_status_code = code
+    return safe_http.post(delivery.endpoint.url, body, headers, timeout=TIMEOUT_S)
+
+
+@transaction.atomic
+def _record(
+    delivery: WebhookDelivery, lease_until: datetime, now: datetime, code: int | None, error: str
+) -> None:
+    """Store one attempt's answer, unless the row changed hands meanwhile (a manual
+    redelivery reset it, or our lease ran out and another worker took it)."""
+    row = WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).first()
+    if row is None or row.status != DeliveryStatus.PENDING or row.next_attempt_at != lease_until:
+        return
+    row.first_attempt_at = row.first_attempt_at or now
+    row.last_status_code = code
+    row.attempts += 1
     if not error:
-        delivery.status = DeliveryStatus.DELIVERED
-        delivery.delivered_at = now
-        delivery.attempts += 1
+        row.status = DeliveryStatus.DELIVERED
+        row.delivered_at = now
     else:
-        delivery.attempts += 1
-        delivery.last_error = error[:ERROR_MAX]
-        if now - delivery.first_attempt_at > GIVE_UP_AFTER:
-            delivery.status = DeliveryStatus.DEAD
+        row.last_error = error[:ERROR_MAX]
+        if now - row.first_attempt_at > GIVE_UP_AFTER:
+            row.status = DeliveryStatus.DEAD
         else:
-            delivery.next_attempt_at = now + backoff(delivery.attempts)
-    delivery.save()
+            row.next_attempt_at = now + backoff(row.attempts)
+    row.save()
 
 
 def due_deliveries(now: datetime) -> Any:
@@ -169,11 +183,16 @@ def due_deliveries(now: datetime) -> Any:
 
 @sweeps.register("work.webhook_delivery")
 def webhook_deliveries_due(now: datetime) -> int:
-    """Send every due delivery (up to BATCH) and record the answer."""
+    """Send every due delivery (up to BATCH) and record the answers."""
+    lease_until = now + LEASE
     with transaction.atomic():
         due = sweeps.claim_due(due_deliveries(now), limit=BATCH)
-        for delivery in due:
-            _deliver(delivery, now)
+        WebhookDelivery.objects.filter(pk__in=[d.pk for d in due]).update(
+            next_attempt_at=lease_until
+        )
+    for delivery in due:
+        code, error = _send(delivery, now)
+        _record(delivery, lease_until, now, code, error)
     return len(due)
 
 

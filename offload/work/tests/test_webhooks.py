@@ -331,3 +331,61 @@ def test_a_provider_admin_manages_its_clients_endpoints():
     )
     assert patched.json()["is_active"] is False
     assert client.delete(f"/api/v1/webhooks/{endpoint_id}").status_code == 204
+
+
+def test_a_worker_killed_while_sending_leaves_the_delivery_due_after_its_lease(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+):
+    # given: the first send dies with the worker, after the claim committed
+    process = make_process()
+    endpoint = _endpoint(process, receiver.url, ["created"])
+    make_item(process)
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    real_post = webhooks.safe_http.post
+
+    def dies(*args: Any, **kwargs: Any) -> Any:
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(webhooks.safe_http, "post", dies)
+    now = timezone.now()
+    with pytest.raises(SystemExit):
+        _sweep(now)
+    delivery.refresh_from_db()
+    # then: still owed, reserved for the lease, so another worker does not double-send
+    assert delivery.status == DeliveryStatus.PENDING
+    assert delivery.next_attempt_at == now + webhooks.LEASE
+    assert _sweep(now + timedelta(seconds=1)) == 0
+    # when: the lease has run out and a live worker sweeps
+    monkeypatch.setattr(webhooks.safe_http, "post", real_post)
+    handled = _sweep(now + webhooks.LEASE)
+    # then: sent once more, under the same delivery id
+    assert handled == 1
+    assert [r.headers["Offload-Delivery"] for r in receiver.requests] == [str(delivery.pk)]
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED
+
+
+def test_a_manual_redelivery_during_a_send_is_not_overwritten_by_its_answer(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+):
+    # given: while the receiver is being called, someone asks for a redelivery
+    process = make_process()
+    endpoint = _endpoint(process, receiver.url, ["created"])
+    make_item(process)
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    receiver.fail_next = 1
+    real_post = webhooks.safe_http.post
+
+    def post_then_redeliver(*args: Any, **kwargs: Any) -> Any:
+        answer = real_post(*args, **kwargs)
+        webhooks.webhook_delivery_redeliver(actor=None, delivery=delivery, reason="retry now")
+        return answer
+
+    monkeypatch.setattr(webhooks.safe_http, "post", post_then_redeliver)
+    # when
+    _sweep(timezone.now())
+    # then: the failure did not push the fresh redelivery back by a backoff
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING
+    assert delivery.attempts == 0
+    assert delivery.last_error == ""
