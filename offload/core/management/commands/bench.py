@@ -64,7 +64,8 @@ class Command(BaseCommand):
         cli = [sys.executable, "-m", "offload.cli"]
         subprocess.run([*cli, "migrate", "--no-input", "-v", "0"], env=env, check=True)  # noqa: S603
         result = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", f"bench.{options['name']}", *options["args"]],
+            # Django hands the nargs="*" positional to handle() as *args, not options.
+            [sys.executable, "-m", f"bench.{options['name']}", *args],
             env=env,
             check=False,
         )
