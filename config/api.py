@@ -24,8 +24,10 @@ from offload.work.actions_api import router as work_actions_router
 from offload.work.api import router as work_router
 from offload.work.attachments_api import router as attachments_router
 from offload.work.import_api import router as work_import_router
+from offload.work.mailboxes_api import router as mailboxes_router
 from offload.work.queues_api import router as queues_router
 from offload.work.webhooks_api import router as webhooks_router
+from offload.workers.api import router as workers_router
 
 PROBLEM = "application/problem+json"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -228,6 +230,8 @@ api.add_router("/", work_actions_router)
 api.add_router("/", attachments_router)
 api.add_router("/", queues_router)
 api.add_router("/", webhooks_router)
+api.add_router("/", workers_router)
+api.add_router("/", mailboxes_router)
 
 
 # ------------------------------------------------------------------ unknown paths

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "offload.core",
     "offload.tenancy",
     "offload.contracts",
+    "offload.workers",
     "offload.work",
     "offload.demo",
 ]
@@ -193,6 +194,12 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "offload@localhost")
+# Inbound mail (docs/email.md): where `offload smtpd` listens, the largest message it
+# takes (a larger one is refused with 552), and how often IMAP mailboxes are polled.
+OFFLOAD_SMTPD_HOST = os.environ.get("OFFLOAD_SMTPD_HOST", "127.0.0.1")
+OFFLOAD_SMTPD_PORT = _env_int("OFFLOAD_SMTPD_PORT", 2525)
+OFFLOAD_SMTPD_MAX_BYTES = _env_int("OFFLOAD_SMTPD_MAX_BYTES", 25 * 1024 * 1024)
+OFFLOAD_IMAP_POLL_SECONDS = _env_int("OFFLOAD_IMAP_POLL_SECONDS", 60)
 
 # Outbound calls (webhooks) to private, loopback and link-local addresses are refused
 # (docs/webhooks.md#ssrf); development and tests with a receiver on loopback allow them.

@@ -16,5 +16,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("offload.work.urls")),
+    path("", include("offload.workers.urls")),
     path("", include("offload.contracts.urls")),
 ]

@@ -2,8 +2,9 @@
 
 One provider (Northwind) serves two clients (Acme, Globex); each client has an
 engagement with a calendar, an SLA policy, a rate card, a process with an SOP, a
-contract document with an uploaded file, users and API keys. A second provider
-(Initech), which has nothing to do with either client, owns a site of its own.
+contract document with an uploaded file, users and API keys, and a Northwind agent
+certified on that process. A second provider (Initech), which has nothing to do with
+either client, owns a site and an agent of its own.
 
 Every object of a side carries the side's name (or its slug) in a name, so a
 test can search a response's text for a name that must not be there.
@@ -26,9 +27,10 @@ from offload.tenancy.tests.factories import (
     make_site,
     make_user,
 )
-from offload.work import attachments, webhooks
+from offload.work import attachments, mailboxes, webhooks
 from offload.work.models import WebhookDelivery
 from offload.work.tests.factories import make_item
+from offload.workers.tests.factories import make_agent
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,15 @@ class Refs:
     endpoint_id: int
     delivery_id: int
     attachment_id: int
-    # Not path parameters: bodies name a process and a client by slug (POST /items).
+    mailbox_id: int
+    # A worker of the provider certified on the side's process (workers belong to the
+    # provider: no client sees one, not even its provider's).
+    worker_id: int
+    # Not path parameters: bodies name a process and a client by slug (POST /items),
+    # and a provider user who is not a worker yet (POST /workers).
     process_slug: str
     client_slug: str
+    new_worker_user_id: int
 
 
 def placeholder_refs() -> Refs:
@@ -121,11 +129,21 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
         data=b"%PDF-1.4 invoice of " + slug.encode(),
         content_type="application/pdf",
     )
+    mailbox = mailboxes.mailbox_create(
+        actor=None, process=process, address=f"support@{slug}.example.com", display_name=name
+    )
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id").first()
     assert delivery is not None
     admin = make_user(client, "client_admin", username=f"{slug}-admin")
     make_user(client, "client_viewer", username=f"{slug}-viewer")
     key, secret = make_api_key(client, user=admin)
+    worker = make_agent(
+        provider,
+        user=make_user(provider, "agent", username=f"{slug}-agent"),
+        site=site,
+        processes=[process],
+    )
+    trainee = make_user(provider, "agent", username=f"{slug}-trainee")
     return Side(
         organisation=client,
         refs=Refs(
@@ -144,8 +162,11 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
             endpoint_id=endpoint.pk,
             delivery_id=delivery.pk,
             attachment_id=attachment.pk,
+            mailbox_id=mailbox.pk,
+            worker_id=worker.pk,
             process_slug=process.slug,
             client_slug=client.slug,
+            new_worker_user_id=trainee.pk,
         ),
         admin_key=secret,
         markers=(slug,),
@@ -167,6 +188,7 @@ def make_world() -> World:
         timezone="America/Monterrey",
     )
     initech_admin = make_user(initech, "admin", username="initech-admin")
+    make_agent(initech, username="initech-agent", site=initech_site)
     return World(
         northwind=northwind,
         northwind_key=make_api_key(northwind, user=northwind_admin)[1],

@@ -454,6 +454,50 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ("POST", f"{V1}/webhooks/deliveries/{{delivery_id}}/redeliver"): WriteCase(
         "client", lambda r: {"reason": "The receiver was down for maintenance"}
     ),
+    # ---- mailboxes
+    ("POST", f"{V1}/mailboxes"): WriteCase(
+        "provider",
+        lambda r: {
+            "process_id": r.process_id,
+            "address": f"help-{r.process_id}@mail.example.org",
+            "display_name": "Help desk",
+            "is_active": True,
+            "auto_acknowledge": True,
+            "imap_host": "imap.example.org",
+            "imap_port": 993,
+            "imap_username": "help",
+            "imap_password": "app password",
+            "imap_folder": "INBOX",
+            "imap_use_ssl": True,
+        },
+    ),
+    ("PATCH", f"{V1}/mailboxes/{{mailbox_id}}"): WriteCase(
+        "provider", lambda r: {"display_name": "Support team", "auto_acknowledge": True}
+    ),
+    # ---- workers (the provider's own; no client sees them)
+    ("POST", f"{V1}/workers"): WriteCase(
+        "provider",
+        lambda r: {
+            "user_id": r.new_worker_user_id,
+            "kind": "agent",
+            "site_id": r.site_id,
+            "skills": {"billing": 3, "live_chat": 2},
+            "languages": ["en", "tl"],
+            "channels": [{"channel": "email", "capacity": 3}, {"channel": "chat", "capacity": 2}],
+        },
+    ),
+    ("PATCH", f"{V1}/workers/{{worker_id}}"): WriteCase(
+        "provider",
+        lambda r: {
+            "skills": {"billing": 4},
+            "languages": ["en", "es"],
+            "channels": [{"channel": "email", "capacity": 2}],
+            "is_active": True,
+        },
+    ),
+    ("POST", f"{V1}/workers/{{worker_id}}/presence"): WriteCase(
+        "provider", lambda r: {"presence": "available"}
+    ),
     # ---- queues
     ("POST", f"{V1}/queues"): WriteCase(
         "provider",

@@ -13,6 +13,11 @@ foreign object here):
 - a provider's organisation and its sites, by the provider's clients: a client
   reads where its work is done (its engagements' site shores) and who does it.
   Acme and Globex share Northwind, so for Globex the foreign site is Initech's.
+
+Workers are the other way round: no client sees any worker, not even its own
+provider's (an item names its assignee by id only). So the controls below read a
+worker as its provider, and `/workers/me`, which answers the caller itself, is a
+404 for walkers that are not workers.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ WALKERS = ["globex", "initech"]
 # A list's items name other objects by these keys; each maps to the Refs field of
 # the object it points at.
 REFERENCE_KEYS = {"client_id": "org_id", "organisation_id": "org_id", "sla_policy_id": "policy_id"}
+# Objects only their provider sees, named by their Refs field: the controls read them
+# as the provider (Northwind), not as Globex.
+PROVIDER_ONLY = frozenset({"worker_id"})
+# Routes that answer the caller itself, not a list: a walker that is not a worker
+# (the walkers are admins) gets a 404, and never anyone else's object.
+SELF_ROUTES = frozenset({("GET", "/api/v1/workers/me")})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +129,12 @@ def test_route_never_reaches_another_organisation(route: routes.Route, walker: s
         # then: another organisation's object looks exactly like a missing one
         assert response.status_code == 404, (route, response.content)
         assert response["Content-Type"] == routes.PROBLEM
+    elif route.key in SELF_ROUTES:
+        response = walk.client.get(route.path)
+        # then: the walker is no worker, so there is no "me" to answer
+        assert response.status_code == 404, (route, response.content)
+        assert response["Content-Type"] == routes.PROBLEM
+        assert walk.markers_in(response) == [], route
     elif route.method == "GET":
         # the list as it is, and filtered by foreign ids where it takes such filters
         # (`/documents?engagement_id=<Acme's>`)
@@ -158,8 +175,9 @@ def test_route_never_reaches_another_organisation(route: routes.Route, walker: s
 )
 def test_route_serves_the_walkers_own_objects(route: routes.Route, world: World):
     """The control: the 404s above come from isolation, not from a broken route."""
-    # given
-    client = api_client(world.globex.admin_key)
+    # given: Globex's objects, read as Globex (or, for the provider's own, as Northwind)
+    provider_only = PROVIDER_ONLY & set(route.path_params)
+    client = api_client(world.northwind_key if provider_only else world.globex.admin_key)
     # when
     response = client.get(route.url(world.globex.refs))
     # then
@@ -167,12 +185,14 @@ def test_route_serves_the_walkers_own_objects(route: routes.Route, world: World)
 
 
 @pytest.mark.parametrize(
-    "route", [r for r in ROUTES if r.method == "GET" and not r.path_params], ids=str
+    "route",
+    [r for r in ROUTES if r.method == "GET" and not r.path_params and r.key not in SELF_ROUTES],
+    ids=str,
 )
 def test_list_shows_the_walkers_own_rows(route: routes.Route, world: World):
     # given
-    client = api_client(world.globex.admin_key)
     param = detail_param(route)
+    client = api_client(world.northwind_key if param in PROVIDER_ONLY else world.globex.admin_key)
     # when
     response = client.get(route.path)
     # then
@@ -194,3 +214,19 @@ def test_shared_objects_are_visible_to_the_providers_clients(world: World):
     assert provider.status_code == 200
     assert site.status_code == 200
     assert site.json()["provider_id"] == world.northwind.pk
+
+
+def test_workers_are_never_visible_to_clients_even_their_providers(world: World):
+    """Unlike sites, the provider's workers stay with the provider: a client sees an
+    item's assignee id, never the worker behind it."""
+    # given: the Northwind agent who works Globex's own process
+    client = api_client(world.globex.admin_key)
+    # when
+    worker = client.get(f"/api/v1/workers/{world.globex.refs.worker_id}")
+    roster = client.get("/api/v1/workers")
+    log = client.get(f"/api/v1/workers/{world.globex.refs.worker_id}/presence-changes")
+    # then
+    assert worker.status_code == 404
+    assert roster.status_code == 200
+    assert roster.json()["items"] == []
+    assert log.status_code == 404

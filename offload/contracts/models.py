@@ -256,6 +256,11 @@ class Process(TenantOwned):
     reopen_window_hours = models.PositiveIntegerField(
         default=72, help_text="Hours after completion in which an item may be reopened"
     )
+    # After completing an item an agent may wrap up (notes, after-call work) for up to
+    # this long before taking the next; its capacity stays taken meanwhile.
+    wrap_up_seconds = models.PositiveIntegerField(
+        default=60, help_text="Longest after-work (wrap-up) after completing an item"
+    )
 
     class Meta:
         ordering = ["client_id", "name"]

@@ -50,8 +50,11 @@ from offload.tenancy.models import (
     Site,
     User,
 )
+from offload.work import mailboxes
 from offload.work import services as work
-from offload.work.models import Queue
+from offload.work.models import Mailbox, Queue
+from offload.workers import services as workers
+from offload.workers.models import BotMode, Presence, Worker, WorkerKind
 
 CREDENTIALS_FILE = "demo-credentials.json"
 KEY_SCOPES = [ApiScope.READ, ApiScope.WRITE]
@@ -1099,6 +1102,7 @@ def _engagement(seed: EngagementSeed, provider: Organisation) -> Engagement:
                 sop=process.sop,
             )
     _queues(client)
+    _mailboxes(client)
     return engagement
 
 
@@ -1142,6 +1146,165 @@ def _queues(client: Organisation) -> None:
                     languages=languages,
                     is_review=is_review,
                 )
+
+
+# ------------------------------------------------------------------ mailboxes
+
+# (client slug, process slug, address, display name): mail sent to the address through
+# `offload smtpd` (127.0.0.1:2525) becomes an item of the process.
+MAILBOXES: tuple[tuple[str, str, str, str], ...] = (
+    ("acme", "email-support", "support@acme.offload.localhost", "Acme Telecom support"),
+)
+
+
+def _mailboxes(client: Organisation) -> None:
+    """The processes' mailboxes, looked up by address."""
+    for client_slug, process_slug, address, name in MAILBOXES:
+        if client_slug != client.slug or Mailbox.objects.filter(address=address).exists():
+            continue
+        process = Process.objects.get(client=client, slug=process_slug)
+        mailboxes.mailbox_create(actor=None, process=process, address=address, display_name=name)
+
+
+# ------------------------------------------------------------------ workers
+
+
+@dataclass(frozen=True)
+class TeamSeed:
+    """Agents of one site who work the same processes, with the team's usual skill
+    levels (each agent a step above or below on some) and capacity per channel."""
+
+    site: str
+    numbers: range  # the agents agent.<site code>NN of the team
+    processes: tuple[tuple[str, str], ...]  # (client slug, process slug): certified on
+    skills: dict[str, int]
+    channels: dict[str, int]
+
+
+ACME_CARE = (("acme", "email-support"), ("acme", "chat-support"))
+ACME_TECH = (("acme", "tech-helpdesk"), ("acme", "email-support"))
+GLOBEX_CLAIMS = (("globex", "claims-entry"),)
+GLOBEX_AP = (("globex", "ap-invoices"),)
+CARE_SKILLS = {"telecom_support": 3, "billing": 3, "written_communication": 3, "live_chat": 3}
+TECH_SKILLS = {
+    "network_troubleshooting": 4,
+    "telecom_support": 4,
+    "billing": 2,
+    "written_communication": 3,
+}
+CLAIMS_SKILLS = {"insurance_claims": 3, "data_entry": 4}
+AP_SKILLS = {"accounts_payable": 3, "data_entry": 3}
+EMAIL_AND_CHAT = {"email": 3, "chat": 3}
+BACK_OFFICE = {"back_office": 1}
+
+# Acme is served follow-the-sun from Manila, Monterrey and Austin; Globex's back office
+# is piloted from Krakow and Manila (see the engagements' descriptions).
+TEAMS = (
+    TeamSeed("manila", range(1, 7), ACME_CARE, CARE_SKILLS, EMAIL_AND_CHAT),
+    TeamSeed("manila", range(7, 10), ACME_TECH, TECH_SKILLS, {"email": 3}),
+    TeamSeed("manila", range(10, 14), GLOBEX_CLAIMS, CLAIMS_SKILLS, BACK_OFFICE),
+    TeamSeed("manila", range(14, 17), GLOBEX_AP, AP_SKILLS, BACK_OFFICE),
+    TeamSeed("krakow", range(1, 5), GLOBEX_CLAIMS, CLAIMS_SKILLS, BACK_OFFICE),
+    TeamSeed("krakow", range(5, 7), GLOBEX_AP, AP_SKILLS, BACK_OFFICE),
+    TeamSeed(
+        "krakow",
+        range(7, 9),
+        GLOBEX_CLAIMS + GLOBEX_AP,
+        {**CLAIMS_SKILLS, **AP_SKILLS, "data_entry": 4},
+        BACK_OFFICE,
+    ),
+    TeamSeed("monterrey", range(1, 8), ACME_CARE, CARE_SKILLS, EMAIL_AND_CHAT),
+    TeamSeed("monterrey", range(8, 11), ACME_TECH, TECH_SKILLS, {"email": 3}),
+    TeamSeed("austin", range(1, 4), ACME_CARE, CARE_SKILLS, {**EMAIL_AND_CHAT, "voice": 1}),
+    TeamSeed("austin", range(4, 7), ACME_TECH, TECH_SKILLS, {"email": 2, "voice": 1}),
+)
+# Each site's language mixes, taken in turn by its agents.
+AGENT_LANGUAGES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "manila": (("en", "tl"),),
+    "krakow": (("pl", "en", "de"), ("pl", "en")),
+    "monterrey": (("es", "en"),),
+    "austin": (("en", "es"), ("en",)),
+}
+# An agent's level of a skill is the team's plus one of these, by agent and skill.
+LEVEL_STEPS = (0, 1, 0, -1, 1, 0)
+# The floor when the demo is loaded: most agents available, some busy, away or out.
+FLOOR = (
+    Presence.AVAILABLE,
+    Presence.AVAILABLE,
+    Presence.BUSY,
+    Presence.AVAILABLE,
+    Presence.AWAY,
+    Presence.AVAILABLE,
+    Presence.AVAILABLE,
+    Presence.OFFLINE,
+)
+
+
+@dataclass(frozen=True)
+class BotWorkerSeed:
+    username: str
+    processes: tuple[tuple[str, str], ...]  # eligible for
+    concurrency: int
+
+
+BOT_WORKERS = (
+    BotWorkerSeed("bot.invoice-check", GLOBEX_AP, concurrency=4),
+    BotWorkerSeed("bot.claims-intake", GLOBEX_CLAIMS, concurrency=2),
+)
+
+
+def _team(seed: UserSeed) -> tuple[TeamSeed, int]:
+    number = int(seed.username[-2:])
+    team = next(t for t in TEAMS if t.site == seed.site and number in t.numbers)
+    return team, number
+
+
+def _agent_skills(team: TeamSeed, number: int) -> dict[str, int]:
+    return {
+        skill: min(5, max(1, level + LEVEL_STEPS[(number + i) % len(LEVEL_STEPS)]))
+        for i, (skill, level) in enumerate(sorted(team.skills.items()))
+    }
+
+
+def _workers(provider: Organisation, users: Mapping[str, User]) -> None:
+    """Every agent and bot a worker, looked up by user; new ones get the floor's presence."""
+    existing = set(Worker.objects.filter(provider=provider).values_list("user_id", flat=True))
+    processes = {
+        (p.client.slug, p.slug): p
+        for p in Process.objects.filter(provider=provider).select_related("client")
+    }
+    sites = {s.slug: s for s in Site.objects.filter(provider=provider)}
+    for seed in AGENTS:
+        if users[seed.username].pk in existing:
+            continue
+        team, number = _team(seed)
+        mixes = AGENT_LANGUAGES[seed.site]
+        worker = workers.worker_create(
+            actor=None,
+            provider=provider,
+            user=users[seed.username],
+            kind=WorkerKind.AGENT,
+            site=sites[seed.site],
+            skills=_agent_skills(team, number),
+            languages=mixes[number % len(mixes)],
+            processes=[processes[key] for key in team.processes],
+            channels=team.channels,
+        )
+        presence = FLOOR[number % len(FLOOR)]
+        workers.worker_set_presence(actor=None, worker=worker, presence=presence)
+    for bot in BOT_WORKERS:
+        if users[bot.username].pk in existing:
+            continue
+        worker = workers.worker_create(
+            actor=None,
+            provider=provider,
+            user=users[bot.username],
+            kind=WorkerKind.BOT,
+            processes=[processes[key] for key in bot.processes],
+            bot_mode=BotMode.UNATTENDED,
+            concurrency=bot.concurrency,
+        )
+        workers.worker_set_presence(actor=None, worker=worker, presence=Presence.AVAILABLE)
 
 
 # ------------------------------------------------------------------ API keys
@@ -1240,13 +1403,14 @@ def _load_rows(
     provider = _organisation(NORTHWIND)
     _sites(provider)
     _users(provider, NORTHWIND_STAFF, NORTHWIND.domain)
-    _users(provider, AGENTS, NORTHWIND.domain)
+    agents = _users(provider, AGENTS, NORTHWIND.domain)
     bots = _users(provider, BOTS, NORTHWIND.domain)
     _superuser(provider)
     organisations = {NORTHWIND.slug: provider}
     for seed in ENGAGEMENTS:
         engagement = _engagement(seed, provider)
         organisations[seed.client.slug] = engagement.client
+    _workers(provider, {**agents, **bots})
 
     replaced: list[str] = []
     api_keys: dict[str, str] = {}

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import IntegrityError, transaction
-from django.db.models import DecimalField, Exists, Model, OuterRef, Q
+from django.db.models import DecimalField, Exists, Model, OuterRef, ProtectedError, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -46,6 +46,7 @@ NEGATIVE_COST = "must not be negative"
 NO_SLUG = "cannot be derived from the name; give a slug"
 NOT_A_MEMBER = "user not found"
 KEY_NOT_FOUND = "API key not found"
+SITE_IN_USE = "workers still work at this site; move them to another site first"
 
 KEY_PREFIX = "ofk"
 
@@ -250,7 +251,11 @@ def site_delete(*, actor: Principal, site: Site) -> None:
         obj=site,
         changes=audit.diff(audit.snapshot(site, SITE_FIELDS), {}),
     )
-    site.delete()
+    try:
+        with transaction.atomic():
+            site.delete()
+    except ProtectedError as exc:  # its workers (offload.workers) still name it
+        raise errors.Conflict(SITE_IN_USE) from exc
 
 
 # ------------------------------------------------------------------ users and roles

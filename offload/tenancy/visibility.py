@@ -22,6 +22,7 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from offload.core import errors
 from offload.tenancy.models import (
+    PROVIDER_ROLES,
     ApiKey,
     ApiScope,
     Membership,
@@ -196,8 +197,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "process.manage": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
     "audit.read": frozenset({Role.ADMIN, Role.CLIENT_ADMIN}),
     "queue.manage": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    # The provider's workers: agents and bots, their skills, certifications, capacity.
+    "worker.manage": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
+    # A worker's presence: its own, by any of the provider's people and bots; anyone
+    # else's needs worker.manage (offload.workers.services checks which).
+    "worker.presence": PROVIDER_ROLES,
     # A client's webhook endpoints: its own admins, and the provider's admins for it.
     "webhook.manage": frozenset({Role.ADMIN, Role.CLIENT_ADMIN}),
+    # A process's mailboxes (their addresses and IMAP credentials): the provider's admins.
+    "mailbox.manage": frozenset({Role.ADMIN}),
     # Every action on a work item, by the provider's people and bots.
     "work_item.act": frozenset(
         {Role.ADMIN, Role.OPS_MANAGER, Role.TEAM_LEAD, Role.AGENT, Role.BOT}

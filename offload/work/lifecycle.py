@@ -32,6 +32,7 @@ EVENT_TYPES = frozenset(
         "retried",
         "reopened",
         "cancelled",
+        "email_failed",
     }
 )
 RESERVED_EVENT_TYPES = frozenset({"assigned", "started", "released", "closed", "field_changed"})

@@ -19,6 +19,12 @@ class RoutingMode(models.TextChoices):
     PUSH = "push", "Push (items are offered to workers)"
 
 
+class PushStrategy(models.TextChoices):
+    LONGEST_IDLE = "longest_idle", "Longest idle first"
+    ROUND_ROBIN = "round_robin", "Round robin"
+    LEAST_LOADED = "least_loaded", "Least loaded first"
+
+
 class Queue(TenantOwned):
     process = models.ForeignKey(Process, on_delete=models.PROTECT, related_name="queues")
     name = models.CharField(max_length=200)
@@ -36,6 +42,15 @@ class Queue(TenantOwned):
         help_text='Ordering keys, e.g. ["priority", "due_at", "created_at"]',
     )
     team_leads = models.ManyToManyField(User, blank=True, related_name="led_queues")
+    # Routing (docs/routing.md): bullseye steps [{"after_minutes", "skill_drop",
+    # "languages"}], how long a lease lasts without work or a heartbeat, and for push
+    # queues how long an offer waits and who is offered first.
+    relaxation = models.JSONField(default=list, blank=True)
+    lease_seconds = models.PositiveIntegerField(default=600)
+    offer_timeout_seconds = models.PositiveIntegerField(default=30)
+    push_strategy = models.CharField(
+        max_length=16, choices=PushStrategy.choices, default=PushStrategy.LONGEST_IDLE
+    )
 
     class Meta:
         ordering = ["client_id", "name"]
@@ -84,6 +99,8 @@ class WorkItem(TenantOwned):
     completed_at = models.DateTimeField(null=True, blank=True)
     # The SLA engine fills this; routing orders by it.
     due_at = models.DateTimeField(null=True, blank=True)
+    # When it last entered a queue (None: at creation); relaxation steps count from it.
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -100,10 +117,96 @@ class WorkItem(TenantOwned):
                 condition=Q(status__in=["queued", "escalated"]),
             ),
             models.Index(fields=["provider", "status"], name="item_provider_status"),
+            # The pull's order across queues (offload.work.routing): read in order,
+            # stopping at the first eligible row that is not locked.
+            models.Index(
+                fields=["priority", "due_at", "created_at", "id"],
+                name="item_backlog_order",
+                condition=Q(status__in=["queued", "escalated"]),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.reference}: {self.subject}"[:120]
+
+
+class Assignment(TenantOwned):
+    """A worker's lease on an item: at most one open per item (a partial unique
+    index), ended by completing, failing, releasing, transferring, waiting on the
+    client, escalating, cancelling or expiring (docs/routing.md)."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.PROTECT, related_name="assignments")
+    worker = models.ForeignKey(
+        "workers.Worker", on_delete=models.PROTECT, related_name="assignments"
+    )
+    assigned_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField()
+    # pull, push (an accepted offer) or manual (a team lead's assignment).
+    how = models.CharField(max_length=8)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, blank=True)
+    # Handle time = working time + wrap-up; capacity is held until wrap_up_until.
+    work_seconds = models.PositiveIntegerField(default=0)
+    wrap_up_until = models.DateTimeField(null=True, blank=True)
+    wrap_seconds = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(ended_at__isnull=True), name="one_open_lease_per_item"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["lease_expires_at"],
+                name="assignment_lease_due",
+                condition=Q(ended_at__isnull=True),
+            ),
+            models.Index(
+                fields=["wrap_up_until"],
+                name="assignment_wrap_up_due",
+                condition=Q(wrap_up_until__isnull=False, wrap_seconds=0),
+            ),
+            models.Index(fields=["worker", "ended_at"], name="assignment_worker"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} held by worker {self.worker_id}"
+
+
+class OfferStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+
+
+class Offer(TenantOwned):
+    """A push queue's offer of an item to one worker, open until accepted, declined
+    or its timeout; at most one open offer per item."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.PROTECT, related_name="offers")
+    worker = models.ForeignKey("workers.Worker", on_delete=models.PROTECT, related_name="offers")
+    offered_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=OfferStatus.choices, default=OfferStatus.OPEN)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(status="open"), name="one_open_offer_per_item"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["expires_at"], name="offer_open_due", condition=Q(status="open")),
+            models.Index(fields=["worker", "status"], name="offer_worker_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"offer of item {self.item_id} to worker {self.worker_id}"
 
 
 class WorkItemEvent(models.Model):
@@ -242,3 +345,120 @@ class WebhookDelivery(TenantOwned):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} of event {self.event_id} to endpoint {self.endpoint_id}"
+
+
+class Mailbox(TenantOwned):
+    """An address of a process of channel email: mail to it becomes items of the
+    process, and the process's answers go out from it (docs/email.md). Mail arrives by
+    `offload smtpd`, or by polling the IMAP mailbox described here."""
+
+    process = models.ForeignKey(Process, on_delete=models.PROTECT, related_name="mailboxes")
+    # Lower-cased; unique across the installation, since it is where mail is routed.
+    address = models.EmailField(max_length=254, unique=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    # Answer new mail with "we received your request" (never automatic mail, never
+    # past the per-sender limit).
+    auto_acknowledge = models.BooleanField(default=False)
+    imap_host = models.CharField(max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_username = models.CharField(max_length=255, blank=True)
+    # Fernet token under a key derived from SECRET_KEY (offload.work.mailboxes); never
+    # returned by the API.
+    imap_password_encrypted = models.TextField(blank=True)
+    imap_folder = models.CharField(max_length=255, default="INBOX")
+    imap_use_ssl = models.BooleanField(default=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_poll_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["client_id", "address"]
+        indexes = [
+            models.Index(
+                fields=["next_poll_at"],
+                name="mailbox_poll_due",
+                condition=Q(is_active=True) & ~Q(imap_host=""),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+    @property
+    def has_imap(self) -> bool:
+        return bool(self.imap_host)
+
+
+class EmailDirection(models.TextChoices):
+    INBOUND = "inbound", "Inbound (from the customer)"
+    OUTBOUND = "outbound", "Outbound (to the customer)"
+
+
+class EmailStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PENDING = "pending", "Pending (in the outbox)"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (retries exhausted or refused)"
+
+
+class EmailMessage(TenantOwned):
+    """One e-mail of an item's conversation, in or out. Outbound rows are the outbox:
+    written with the reply, sent by the `work.email_send` sweep."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.PROTECT, related_name="emails")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.PROTECT, related_name="messages")
+    direction = models.CharField(max_length=8, choices=EmailDirection.choices)
+    # Without angle brackets. Unique per mailbox: one message sent to two mailboxes
+    # (of two clients, say) is one message of each.
+    message_id = models.CharField(max_length=998)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.TextField(blank=True, help_text="Message ids, space-separated")
+    from_address = models.CharField(max_length=254)
+    from_name = models.CharField(max_length=200, blank=True)
+    # Where an answer goes when it is not the sender.
+    reply_to = models.CharField(max_length=254, blank=True)
+    to = models.JSONField(default=list, blank=True)
+    cc = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=998, blank=True)
+    text_body = models.TextField(blank=True)
+    # As received; shown only after sanitising (nh3).
+    html_body = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    # An automatic message: an out-of-office or a bounce in, an acknowledgement out.
+    is_auto = models.BooleanField(default=False)
+    auto_reason = models.CharField(max_length=300, blank=True)
+    status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.RECEIVED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["item_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox", "message_id"], name="email_message_id_per_mailbox"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["client", "message_id"], name="email_client_message_id"),
+            models.Index(fields=["item", "id"], name="email_item"),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="email_outbox_due",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                fields=["mailbox", "from_address", "created_at"], name="email_sender_recent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.message_id}"

@@ -23,7 +23,7 @@ from offload.tenancy import audit, validators, visibility
 from offload.tenancy.models import OrganisationKind, Role, User
 from offload.tenancy.services import save_unique, update_model
 from offload.tenancy.visibility import Principal
-from offload.work import history, lifecycle
+from offload.work import history, lifecycle, mail_send
 from offload.work.lifecycle import Action, Status
 from offload.work.models import (
     FailureKind,
@@ -61,6 +61,8 @@ RETRY_BASE_MINUTES = 2
 RETRY_BATCH = 200
 REFERENCE_MAX = 200  # WorkItem.reference's max_length
 RETRY_MARK = "~retry"
+# `from` of the messages of the client's customer (e-mail), beside provider, client, system.
+CUSTOMER = "customer"
 
 
 def _side(actor: Principal | None) -> str:
@@ -133,8 +135,15 @@ def _text(field: str, value: str) -> tuple[str, str | None]:
 
 
 @transaction.atomic
-def work_item_comment(*, actor: Principal | None, item: WorkItem, text: str) -> WorkItem:
-    """An internal note on the item: not a response to the customer."""
+def work_item_comment(
+    *,
+    actor: Principal | None,
+    item: WorkItem,
+    text: str,
+    data: Mapping[str, Any] | None = None,
+) -> WorkItem:
+    """An internal note on the item: not a response to the customer. `data` adds
+    fields to the event (the system's notes about e-mail: `auto`, `email_message`)."""
     _require_action(actor, Action.COMMENT)
     errors.raise_failures([_text("text", text)])
     locked, _ = _begin(actor, item, Action.COMMENT)
@@ -142,7 +151,7 @@ def work_item_comment(*, actor: Principal | None, item: WorkItem, text: str) -> 
         locked,
         "commented",
         actor=actor,
-        data={"text": text, "public": False, "from": _side(actor)},
+        data={**(data or {}), "text": text, "public": False, "from": _side(actor)},
     )
     return locked
 
@@ -156,11 +165,35 @@ def work_item_reply(*, actor: Principal | None, item: WorkItem, text: str) -> Wo
     errors.raise_failures([_text("text", text)])
     locked, _ = _begin(actor, item, Action.REPLY)
     side = _side(actor)
-    history.append(
-        locked, "replied", actor=actor, data={"text": text, "public": True, "from": side}
-    )
+    data: dict[str, Any] = {"text": text, "public": True, "from": side}
+    if side != "client":
+        # On an e-mail conversation the reply goes out as mail, through the outbox.
+        email = mail_send.reply_enqueue(item=locked, text=text)
+        if email is not None:
+            data.update(channel="email", email_message=email.pk)
+    history.append(locked, "replied", actor=actor, data=data)
     if side == "client" and locked.status == Status.WAITING_ON_CLIENT:
         _resume(actor, locked, note="")
+    return locked
+
+
+@transaction.atomic
+def work_item_customer_reply(
+    *, item: WorkItem, text: str, data: Mapping[str, Any] | None = None
+) -> WorkItem:
+    """A message from the client's customer on the item's thread (an e-mail): a public
+    `replied` from the customer, written by the system; an item waiting on the client
+    moves back to work, as when the client replies. `data` adds fields to the event
+    (`channel`, `email_message`)."""
+    locked, _ = _begin(None, item, Action.REPLY)
+    history.append(
+        locked,
+        "replied",
+        actor=None,
+        data={**(data or {}), "text": text, "public": True, "from": CUSTOMER},
+    )
+    if locked.status == Status.WAITING_ON_CLIENT:
+        _resume(None, locked, note="", side=CUSTOMER)
     return locked
 
 
@@ -181,11 +214,11 @@ def work_item_wait(*, actor: Principal | None, item: WorkItem, note: str = "") -
     return locked
 
 
-def _resume(actor: Principal | None, locked: WorkItem, *, note: str) -> None:
+def _resume(actor: Principal | None, locked: WorkItem, *, note: str, side: str = "") -> None:
     _, target = _move(locked, Action.RESUME)
     before, locked.status = locked.status, target
     _save(locked, "status")
-    data: dict[str, Any] = {**_status_change(before, target), "from": _side(actor)}
+    data: dict[str, Any] = {**_status_change(before, target), "from": side or _side(actor)}
     if note:
         data["note"] = note
     history.append(locked, "resumed", actor=actor, data=data)

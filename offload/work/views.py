@@ -7,10 +7,12 @@ import binascii
 from datetime import datetime, time
 from typing import Any
 
+import nh3
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from offload.contracts.models import Priority, Process
 from offload.core import errors, htmx
@@ -20,7 +22,7 @@ from offload.tenancy.pages import get_visible_or_404, member_required
 from offload.tenancy.visibility import Principal
 from offload.work import attachments, csv_import, selectors
 from offload.work.lifecycle import Status
-from offload.work.models import Attachment, WorkItem
+from offload.work.models import Attachment, EmailMessage, WorkItem
 
 PAGE_SIZE = 50
 # An uploaded CSV up to this size rides along in the preview's commit form (base64,
@@ -83,8 +85,21 @@ def work_item_detail(request: HttpRequest, principal: Principal, pk: int) -> Htt
     return render(
         request,
         "work/item_detail.html",
-        {"item": item, "events": events, **_files(principal, item)},
+        {"item": item, "events": events, **_files(principal, item), **_emails(item)},
     )
+
+
+# Remote images in mail are trackers as often as pictures: HTML bodies lose them.
+EMAIL_HTML_TAGS = nh3.ALLOWED_TAGS - {"img", "area", "map"}
+
+
+def _emails(item: WorkItem) -> dict[str, Any]:
+    """The item's e-mail conversation; HTML bodies only as nh3 leaves them."""
+    emails = list(EmailMessage.objects.filter(item=item).order_by("id"))
+    for email in emails:
+        # S308: nh3 has just removed every script, style, event handler and unsafe URL.
+        email.safe_html = mark_safe(nh3.clean(email.html_body, tags=EMAIL_HTML_TAGS))  # type: ignore[attr-defined]  # noqa: S308
+    return {"emails": emails}
 
 
 def _files(principal: Principal, item: WorkItem) -> dict[str, Any]:
@@ -127,6 +142,7 @@ def work_item_attachments(request: HttpRequest, principal: Principal, pk: int) -
         events = selectors.work_item_events(item=item)
         context = {"item": item, "events": events, "problems": problems}
         context.update(_files(principal, item))
+        context.update(_emails(item))
         return render(request, "work/item_detail.html", context, status=422)
     return redirect("work_item_detail", pk=item.pk)
 

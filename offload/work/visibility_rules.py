@@ -2,8 +2,12 @@
 
 from offload.tenancy import visibility
 from offload.work.models import (
+    Assignment,
+    Offer,
     Attachment,
+    EmailMessage,
     ItemRetry,
+    Mailbox,
     Queue,
     WebhookDelivery,
     WebhookEndpoint,
@@ -12,6 +16,8 @@ from offload.work.models import (
 )
 
 for model in (
+    Assignment,
+    Offer,
     Attachment,
     Queue,
     WorkItem,
@@ -19,5 +25,7 @@ for model in (
     ItemRetry,
     WebhookEndpoint,
     WebhookDelivery,
+    Mailbox,
+    EmailMessage,
 ):
     visibility.register(model, visibility.tenant_rule())

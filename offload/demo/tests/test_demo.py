@@ -18,7 +18,7 @@ from offload.demo import seed
 from offload.tenancy import audit
 from offload.tenancy.models import ApiKey, Membership, Organisation, Site, User
 from offload.tenancy.tests.factories import api_client
-from offload.work.models import Queue
+from offload.work.models import Mailbox, Queue
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +99,19 @@ def test_demo_load_gives_each_process_its_queues(tmp_path):
     for slug in ("email-support", "chat-support"):
         expected[("acme", f"{slug}-es")] = (slug, ["es"], False)
     assert queues == expected
+
+
+def test_demo_load_gives_acme_email_support_a_mailbox(tmp_path):
+    # given
+    path = tmp_path / "credentials.json"
+    # when
+    seed.load(credentials_path=path)
+    # then
+    mailboxes = {
+        (m.client.slug, m.process.slug, m.address)
+        for m in Mailbox.objects.select_related("client", "process")
+    }
+    assert mailboxes == {("acme", "email-support", "support@acme.offload.localhost")}
 
 
 def test_demo_load_creates_agents_role_logins_bots_and_superuser(tmp_path):

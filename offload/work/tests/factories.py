@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import email.message
+import email.utils
 import itertools
 from typing import Any
 
 from offload.contracts import services as contract_services
 from offload.contracts.models import Process
 from offload.contracts.tests.factories import make_engagement
-from offload.work import intake
-from offload.work.models import Queue, WorkItem
+from offload.work import intake, mailboxes
+from offload.work.models import Mailbox, Queue, WorkItem
 
 _seq = itertools.count(1)
 
@@ -47,3 +49,42 @@ def make_item(process: Process | None = None, **overrides: Any) -> WorkItem:
     fields: dict[str, Any] = {"reference": f"REF-{next(_seq)}", **overrides}
     item, _ = intake.work_item_create(actor=None, client=process.client, process=process, **fields)
     return item
+
+
+def make_mailbox(process: Process | None = None, **overrides: Any) -> Mailbox:
+    """A mailbox of an e-mail process (a new one unless given), made by the service."""
+    process = process or make_process()
+    fields: dict[str, Any] = {"address": f"support-{next(_seq)}@mail.example.com", **overrides}
+    return mailboxes.mailbox_create(actor=None, process=process, **fields)
+
+
+def make_mail(
+    *,
+    to: str,
+    sender: str = "Jane Doe <jane@example.org>",
+    subject: str = "My router keeps rebooting",
+    text: str = "Hello, my router keeps rebooting every hour.",
+    message_id: str | None = None,
+    in_reply_to: str = "",
+    references: str = "",
+    headers: dict[str, str] | None = None,
+    attachments: list[tuple[str, str, bytes]] | None = None,
+) -> bytes:
+    """The bytes of a customer's message, as a mail client would send them."""
+    message = email.message.EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = email.utils.format_datetime(email.utils.localtime())
+    message["Message-ID"] = message_id or email.utils.make_msgid(domain="example.org")
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+    if references:
+        message["References"] = references
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text)
+    for filename, content_type, data in attachments or []:
+        maintype, subtype = content_type.split("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message.as_bytes()
