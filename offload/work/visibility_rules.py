@@ -3,11 +3,11 @@
 from offload.tenancy import visibility
 from offload.work.models import (
     Assignment,
-    Offer,
     Attachment,
     EmailMessage,
     ItemRetry,
     Mailbox,
+    Offer,
     Queue,
     WebhookDelivery,
     WebhookEndpoint,

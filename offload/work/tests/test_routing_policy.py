@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from offload.work.routing_policy import (
     ItemView,
     QueuePolicy,
@@ -14,40 +17,29 @@ from offload.work.routing_policy import (
 NOW = 1_000_000.0
 
 
-def policy(**overrides) -> QueuePolicy:
-    values = {
-        "queue_id": 1,
-        "process_id": 10,
-        "channel": "email",
-        "required_skills": {"billing": 3},
-    }
-    values.update(overrides)
-    return QueuePolicy(**values)
+POLICY = QueuePolicy(queue_id=1, process_id=10, channel="email", required_skills={"billing": 3})
+WORKER = WorkerView(
+    id=7,
+    skills={"billing": 3},
+    languages=frozenset({"en"}),
+    certified=frozenset({10}),
+    free={"email": 1},
+)
+ITEM = ItemView(
+    id=1, queue_id=1, priority=3, language="en", created_at=NOW - 60, queued_at=NOW - 60
+)
 
 
-def worker(**overrides) -> WorkerView:
-    values = {
-        "id": 7,
-        "skills": {"billing": 3},
-        "languages": frozenset({"en"}),
-        "certified": frozenset({10}),
-        "free": {"email": 1},
-    }
-    values.update(overrides)
-    return WorkerView(**values)
+def policy(**overrides: Any) -> QueuePolicy:
+    return replace(POLICY, **overrides)
 
 
-def item(id: int = 1, **overrides) -> ItemView:
-    values = {
-        "id": id,
-        "queue_id": 1,
-        "priority": 3,
-        "language": "en",
-        "created_at": NOW - 60,
-        "queued_at": NOW - 60,
-    }
-    values.update(overrides)
-    return ItemView(**values)
+def worker(**overrides: Any) -> WorkerView:
+    return replace(WORKER, **overrides)
+
+
+def item(id: int = 1, **overrides: Any) -> ItemView:
+    return replace(ITEM, id=id, **overrides)
 
 
 def test_a_certified_skilled_speaker_with_capacity_is_eligible():

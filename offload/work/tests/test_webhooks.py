@@ -16,6 +16,7 @@ import pytest
 from django.utils import timezone
 
 from offload.contracts.models import Process
+from offload.core import safe_http
 from offload.tenancy.tests.factories import api_client, key_for
 from offload.work import services, webhooks
 from offload.work.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -341,12 +342,12 @@ def test_a_worker_killed_while_sending_leaves_the_delivery_due_after_its_lease(
     endpoint = _endpoint(process, receiver.url, ["created"])
     make_item(process)
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
-    real_post = webhooks.safe_http.post
+    real_post = safe_http.post
 
     def dies(*args: Any, **kwargs: Any) -> Any:
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(webhooks.safe_http, "post", dies)
+    monkeypatch.setattr(safe_http, "post", dies)
     now = timezone.now()
     with pytest.raises(SystemExit):
         _sweep(now)
@@ -356,7 +357,7 @@ def test_a_worker_killed_while_sending_leaves_the_delivery_due_after_its_lease(
     assert delivery.next_attempt_at == now + webhooks.LEASE
     assert _sweep(now + timedelta(seconds=1)) == 0
     # when: the lease has run out and a live worker sweeps
-    monkeypatch.setattr(webhooks.safe_http, "post", real_post)
+    monkeypatch.setattr(safe_http, "post", real_post)
     handled = _sweep(now + webhooks.LEASE)
     # then: sent once more, under the same delivery id
     assert handled == 1
@@ -374,14 +375,14 @@ def test_a_manual_redelivery_during_a_send_is_not_overwritten_by_its_answer(
     make_item(process)
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     receiver.fail_next = 1
-    real_post = webhooks.safe_http.post
+    real_post = safe_http.post
 
     def post_then_redeliver(*args: Any, **kwargs: Any) -> Any:
         answer = real_post(*args, **kwargs)
         webhooks.webhook_delivery_redeliver(actor=None, delivery=delivery, reason="retry now")
         return answer
 
-    monkeypatch.setattr(webhooks.safe_http, "post", post_then_redeliver)
+    monkeypatch.setattr(safe_http, "post", post_then_redeliver)
     # when
     _sweep(timezone.now())
     # then: the failure did not push the fresh redelivery back by a backoff
