@@ -26,6 +26,7 @@ from offload.work.attachments_api import router as attachments_router
 from offload.work.import_api import router as work_import_router
 from offload.work.mailboxes_api import router as mailboxes_router
 from offload.work.queues_api import router as queues_router
+from offload.work.routing_api import router as routing_router
 from offload.work.webhooks_api import router as webhooks_router
 from offload.workers.api import router as workers_router
 
@@ -229,6 +230,7 @@ api.add_router("/", work_router)
 api.add_router("/", work_actions_router)
 api.add_router("/", attachments_router)
 api.add_router("/", queues_router)
+api.add_router("/", routing_router)
 api.add_router("/", webhooks_router)
 api.add_router("/", workers_router)
 api.add_router("/", mailboxes_router)

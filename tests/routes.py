@@ -22,9 +22,12 @@ from config.api import api
 from offload.contracts.models import Process
 from offload.contracts.tests.factories import WEEKDAYS_9_TO_5
 from offload.tenancy import visibility
-from offload.tenancy.models import ApiKey, AuditEvent
+from offload.tenancy.models import ApiKey, AuditEvent, Site, User
+from offload.work import routing
 from offload.work import services as work_services
 from offload.work.models import WorkItem
+from offload.workers import services as worker_services
+from offload.workers.models import Worker
 from tests.factories import Refs
 
 if TYPE_CHECKING:
@@ -247,6 +250,37 @@ def _item_completed(refs: Refs) -> None:
 def _second_queue(refs: Refs) -> None:
     process = Process.objects.get(pk=refs.process_id)
     work_services.queue_create(actor=None, process=process, name="Second line", slug=SECOND_QUEUE)
+
+
+def _provider_admin_works(refs: Refs) -> Worker:
+    """The provider's admin (whose key writes provider cases) as an available agent
+    certified on the side's process."""
+    process = Process.objects.get(pk=refs.process_id)
+    user = User.objects.get(username="northwind-admin")
+    worker = Worker.objects.filter(user=user).first() or worker_services.worker_create(
+        actor=None,
+        provider=process.provider,
+        user=user,
+        kind="agent",
+        site=Site.objects.filter(provider=process.provider).first(),
+        skills={},
+        languages=["en"],
+        processes=[process],
+        channels={process.channel: 3},
+    )
+    worker_services.worker_set_presence(actor=None, worker=worker, presence="available")
+    return worker
+
+
+def _provider_admin_available(refs: Refs) -> None:
+    _provider_admin_works(refs)
+
+
+def _provider_admin_holds_item(refs: Refs) -> None:
+    worker = _provider_admin_works(refs)
+    claim = routing.claim_next(actor=visibility.principal_for_user(worker.user))  # type: ignore[arg-type]
+    assert claim is not None
+    assert claim.item.pk == refs.item_id
 
 
 V1 = "/api/v1"
@@ -473,6 +507,19 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ),
     ("PATCH", f"{V1}/mailboxes/{{mailbox_id}}"): WriteCase(
         "provider", lambda r: {"display_name": "Support team", "auto_acknowledge": True}
+    ),
+    # ---- routing (the provider admin's key acts as its agent)
+    ("POST", f"{V1}/work/next"): WriteCase(
+        "provider", lambda r: {"queue_id": r.queue_id}, prepare=_provider_admin_available
+    ),
+    ("POST", f"{V1}/work/{{item_id}}/heartbeat"): WriteCase(
+        "provider", lambda r: {}, prepare=_provider_admin_holds_item
+    ),
+    ("POST", f"{V1}/work/{{item_id}}/release"): WriteCase(
+        "provider", lambda r: {"reason": "Break"}, prepare=_provider_admin_holds_item
+    ),
+    ("POST", f"{V1}/work/wrap-up/done"): WriteCase(
+        "provider", lambda r: {}, prepare=_provider_admin_available
     ),
     # ---- workers (the provider's own; no client sees them)
     ("POST", f"{V1}/workers"): WriteCase(

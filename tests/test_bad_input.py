@@ -261,7 +261,11 @@ def test_a_form_without_its_file_names_the_file(route: routes.Route, writers: Wr
     assert routes.changes(before, routes.snapshot()) == []
 
 
-@pytest.mark.parametrize("route", CASED_ROUTES, ids=str)
+# Routes that take a body; a bodiless POST (a heartbeat) has nothing to oversize.
+BODY_ROUTES = [r for r in CASED_ROUTES if r.content_type is not None]
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=str)
 def test_an_oversized_body_is_a_413(route: routes.Route, writers: Writers, settings):
     # given
     settings.OFFLOAD_MAX_BODY_BYTES = 1024

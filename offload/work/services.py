@@ -23,7 +23,7 @@ from offload.tenancy import audit, validators, visibility
 from offload.tenancy.models import OrganisationKind, Role, User
 from offload.tenancy.services import save_unique, update_model
 from offload.tenancy.visibility import Principal
-from offload.work import history, lifecycle, mail_send
+from offload.work import history, lifecycle, mail_send, routing
 from offload.work.lifecycle import Action, Status
 from offload.work.models import (
     FailureKind,
@@ -92,6 +92,9 @@ def _lock(actor: Principal | None, item: WorkItem) -> WorkItem:
     locked = qs.filter(pk=item.pk).first()
     if locked is None:
         raise errors.NotFound("work item not found")
+    routing.holder_check(actor, locked)
+    # _save compares against it to keep the holder's lease and capacity in step.
+    locked.status_at_lock = locked.status  # type: ignore[attr-defined]
     return locked
 
 
@@ -124,7 +127,18 @@ def _status_change(before: str, after: str) -> dict[str, str]:
 
 
 def _save(item: WorkItem, *fields: str) -> None:
+    before = getattr(item, "status_at_lock", item.status)
+    now = timezone.now()
+    if "status" in fields and before != item.status and item.status == Status.QUEUED:
+        # Back in a queue: relaxation steps and the pull's age count from now.
+        item.queued_at = now
+        fields = (*fields, "queued_at")
     item.save(update_fields=[*fields, "updated_at"])
+    if before != item.status:
+        routing.after_move(item, before, item.status, now)
+        item.status_at_lock = item.status  # type: ignore[attr-defined]
+    else:
+        routing.extend(item, now)
 
 
 def _text(field: str, value: str) -> tuple[str, str | None]:
