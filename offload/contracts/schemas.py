@@ -242,6 +242,7 @@ class ProcessOut(Schema):
     sla_policy_id: int | None
     max_system_retries: int
     reopen_window_hours: int
+    wrap_up_seconds: int
     sop: str
     sop_version: int | None
 
@@ -259,6 +260,9 @@ class ProcessIn(StrictIn):
     sla_policy_id: int | None = None
     max_system_retries: int = Field(default=3, ge=0, le=10)
     reopen_window_hours: int = Field(default=72, ge=0, le=24 * 365)
+    wrap_up_seconds: int = Field(
+        default=60, ge=0, le=3600, description="Longest wrap-up after completing an item"
+    )
     sop: str = ""
 
 
@@ -276,6 +280,7 @@ class ProcessPatch(PatchIn):
     sla_policy_id: int | None = None
     max_system_retries: int | None = Field(default=None, ge=0, le=10)
     reopen_window_hours: int | None = Field(default=None, ge=0, le=24 * 365)
+    wrap_up_seconds: int | None = Field(default=None, ge=0, le=3600)
     sop: str | None = None
 
 

@@ -650,6 +650,7 @@ PROCESS_FIELDS = [
     "sla_policy_id",
     "max_system_retries",
     "reopen_window_hours",
+    "wrap_up_seconds",
 ]
 
 
@@ -707,6 +708,7 @@ def process_create(
     sop: str = "",
     max_system_retries: int = 3,
     reopen_window_hours: int = 72,
+    wrap_up_seconds: int = 60,
 ) -> Process:
     if actor is not None:
         visibility.require(actor, "process.manage")
@@ -722,6 +724,7 @@ def process_create(
         "sla_policy": sla_policy,
         "max_system_retries": max_system_retries,
         "reopen_window_hours": reopen_window_hours,
+        "wrap_up_seconds": wrap_up_seconds,
     }
     errors.raise_failures(_process_problems(engagement, data))
     slug = slug or slugify(name)
