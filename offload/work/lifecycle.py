@@ -33,9 +33,15 @@ EVENT_TYPES = frozenset(
         "reopened",
         "cancelled",
         "email_failed",
+        "assigned",
+        "released",
+        "lease_expired",
+        "wrap_up_ended",
     }
 )
-RESERVED_EVENT_TYPES = frozenset({"assigned", "started", "released", "closed", "field_changed"})
+RESERVED_EVENT_TYPES = frozenset(
+    {"started", "offered", "offer_declined", "offer_expired", "closed", "field_changed"}
+)
 
 
 class Status(StrEnum):
