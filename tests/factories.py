@@ -13,9 +13,10 @@ test can search a response's text for a name that must not be there.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from offload.contracts import services as contract_services
 from offload.contracts.tests.factories import make_engagement, make_policy, make_rate_card
@@ -28,7 +29,7 @@ from offload.tenancy.tests.factories import (
     make_user,
 )
 from offload.work import attachments, mailboxes, webhooks
-from offload.work.models import WebhookDelivery
+from offload.work.models import Offer, WebhookDelivery
 from offload.work.tests.factories import make_item
 from offload.workers.tests.factories import make_agent
 
@@ -56,6 +57,7 @@ class Refs:
     # A worker of the provider certified on the side's process (workers belong to the
     # provider: no client sees one, not even its provider's).
     worker_id: int
+    offer_id: int
     # Not path parameters: bodies name a process and a client by slug (POST /items),
     # and a provider user who is not a worker yet (POST /workers).
     process_slug: str
@@ -144,6 +146,15 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
         processes=[process],
     )
     trainee = make_user(provider, "agent", username=f"{slug}-trainee")
+    offered = make_item(process, reference=f"{slug}-2", subject=f"{name} invoice copy")
+    offer = Offer.objects.create(
+        client=client,
+        provider=provider,
+        item=offered,
+        worker=worker,
+        offered_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     return Side(
         organisation=client,
         refs=Refs(
@@ -164,6 +175,7 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
             attachment_id=attachment.pk,
             mailbox_id=mailbox.pk,
             worker_id=worker.pk,
+            offer_id=offer.pk,
             process_slug=process.slug,
             client_slug=client.slug,
             new_worker_user_id=trainee.pk,

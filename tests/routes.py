@@ -25,7 +25,7 @@ from offload.tenancy import visibility
 from offload.tenancy.models import ApiKey, AuditEvent, Site, User
 from offload.work import routing
 from offload.work import services as work_services
-from offload.work.models import WorkItem
+from offload.work.models import Offer, WorkItem
 from offload.workers import services as worker_services
 from offload.workers.models import Worker
 from tests.factories import Refs
@@ -276,6 +276,10 @@ def _provider_admin_available(refs: Refs) -> None:
     _provider_admin_works(refs)
 
 
+def _offer_to_provider_admin(refs: Refs) -> None:
+    Offer.objects.filter(pk=refs.offer_id).update(worker=_provider_admin_works(refs))
+
+
 def _provider_admin_holds_item(refs: Refs) -> None:
     worker = _provider_admin_works(refs)
     claim = routing.claim_next(actor=visibility.principal_for_user(worker.user))  # type: ignore[arg-type]
@@ -517,6 +521,15 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ),
     ("POST", f"{V1}/work/{{item_id}}/release"): WriteCase(
         "provider", lambda r: {"reason": "Break"}, prepare=_provider_admin_holds_item
+    ),
+    ("POST", f"{V1}/work/offers/{{offer_id}}/accept"): WriteCase(
+        "provider", lambda r: {}, prepare=_offer_to_provider_admin
+    ),
+    ("POST", f"{V1}/work/offers/{{offer_id}}/decline"): WriteCase(
+        "provider", lambda r: {"reason": "On a call"}, prepare=_offer_to_provider_admin
+    ),
+    ("POST", f"{V1}/items/{{item_id}}/assign"): WriteCase(
+        "provider", lambda r: {"worker_id": r.worker_id, "reason": "VIP customer"}
     ),
     ("POST", f"{V1}/work/wrap-up/done"): WriteCase(
         "provider", lambda r: {}, prepare=_provider_admin_available

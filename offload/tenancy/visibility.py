@@ -207,6 +207,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # A process's mailboxes (their addresses and IMAP credentials): the provider's admins.
     "mailbox.manage": frozenset({Role.ADMIN}),
     # Every action on a work item, by the provider's people and bots.
+    # Assign an item to a named worker, or take it from one (a supervisor's move).
+    "work_item.assign": frozenset({Role.ADMIN, Role.OPS_MANAGER, Role.TEAM_LEAD}),
     "work_item.act": frozenset(
         {Role.ADMIN, Role.OPS_MANAGER, Role.TEAM_LEAD, Role.AGENT, Role.BOT}
     ),

@@ -37,11 +37,12 @@ EVENT_TYPES = frozenset(
         "released",
         "lease_expired",
         "wrap_up_ended",
+        "offered",
+        "offer_declined",
+        "offer_expired",
     }
 )
-RESERVED_EVENT_TYPES = frozenset(
-    {"started", "offered", "offer_declined", "offer_expired", "closed", "field_changed"}
-)
+RESERVED_EVENT_TYPES = frozenset({"started", "closed", "field_changed"})
 
 
 class Status(StrEnum):

@@ -32,7 +32,7 @@ from offload.contracts.models import Process
 from offload.core import errors, sweeps
 from offload.tenancy.visibility import Principal
 from offload.work import history, routing_policy
-from offload.work.models import Assignment, Queue, WorkItem, WorkItemEvent
+from offload.work.models import Assignment, Queue, RoutingMode, WorkItem, WorkItemEvent
 from offload.work.routing_policy import Grant, QueuePolicy, RelaxStep, WorkerView
 from offload.workers.models import Presence, Worker, WorkerChannel, WorkerKind
 
@@ -73,13 +73,14 @@ def queue_policy(queue: Queue, process: Process) -> QueuePolicy:
     )
 
 
-def policies_for(worker: Worker) -> list[QueuePolicy]:
-    """The policies of every queue of the processes the worker is certified on."""
+def policies_for(worker: Worker, mode: str | None = RoutingMode.PULL) -> list[QueuePolicy]:
+    """The policies of the queues (of `mode`; any if None) of the processes the worker
+    is certified on. Items of push queues are offered, never pulled."""
     process_ids = [p.pk for p in worker.processes.all()]
-    queues = Queue.objects.filter(process_id__in=process_ids, is_review=False).select_related(
-        "process"
-    )
-    return [queue_policy(q, q.process) for q in queues]
+    queues = Queue.objects.filter(process_id__in=process_ids, is_review=False)
+    if mode is not None:
+        queues = queues.filter(routing_mode=mode)
+    return [queue_policy(q, q.process) for q in queues.select_related("process")]
 
 
 def worker_view(worker: Worker) -> WorkerView:
@@ -95,8 +96,10 @@ def worker_view(worker: Worker) -> WorkerView:
     )
 
 
-def worker_grants(worker: Worker, queue_id: int | None = None) -> list[Grant]:
-    policies = policies_for(worker)
+def worker_grants(
+    worker: Worker, queue_id: int | None = None, mode: str | None = RoutingMode.PULL
+) -> list[Grant]:
+    policies = policies_for(worker, mode)
     if queue_id is not None:
         policies = [p for p in policies if p.queue_id == queue_id]
     view = worker_view(worker)
@@ -268,9 +271,30 @@ def _claim_orm(
     )
     if item is None:
         return None
-    taken = WorkerChannel.objects.filter(
-        worker=worker, channel=item.channel, load__lt=F("capacity")
-    ).update(load=F("load") + 1)
+    got = assign(item, worker, actor=actor, how="pull", now=now)
+    if got is None:
+        return None
+    lease, event = got
+    return item.pk, lease.pk, event.pk
+
+
+def assign(
+    item: WorkItem,
+    worker: Worker,
+    *,
+    actor: Principal | None,
+    how: str,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+    force_capacity: bool = False,
+) -> tuple[Assignment, WorkItemEvent] | None:
+    """Give a locked backlog item to a worker: a unit of its capacity (None if it has
+    none free, unless forced by an override), the lease, the item and its event."""
+    channel = WorkerChannel.objects.filter(worker=worker, channel=item.channel)
+    if force_capacity:
+        taken = channel.update(load=F("load") + 1)
+    else:
+        taken = channel.filter(load__lt=F("capacity")).update(load=F("load") + 1)
     if not taken:
         return None
     before = item.status
@@ -282,9 +306,10 @@ def _claim_orm(
         client_id=item.client_id,
         provider_id=item.provider_id,
         assigned_at=now,
-        lease_expires_at=now + timedelta(seconds=_lease_seconds(item.queue_id)),
-        how="pull",
+        lease_expires_at=_lease_for(item, now),
+        how=how,
     )
+    Worker.objects.filter(pk=worker.pk).update(idle_since=None)
     event = history.append(
         item,
         "assigned",
@@ -294,11 +319,12 @@ def _claim_orm(
             "from_status": before,
             "to_status": "assigned",
             "worker": worker.pk,
-            "how": "pull",
+            "how": how,
             "lease_expires_at": lease.lease_expires_at.isoformat(),
+            **(extra or {}),
         },
     )
-    return item.pk, lease.pk, event.pk
+    return lease, event
 
 
 @transaction.atomic
@@ -460,12 +486,10 @@ def release(
     """Give a held item back to its queue, untouched by anyone else meanwhile."""
     now = now or timezone.now()
     _, item, lease = _held_by(actor, item_id)
-    return _requeue(
-        item, lease, actor=actor, event="released", reason=reason or "released", now=now
-    )
+    return requeue(item, lease, actor=actor, event="released", reason=reason or "released", now=now)
 
 
-def _requeue(
+def requeue(
     item: WorkItem,
     lease: Assignment,
     *,
@@ -514,9 +538,7 @@ def leases_expired(now: datetime) -> int:
             item = WorkItem.objects.select_for_update().get(pk=lease.item_id)
             if item.status not in USING_CAPACITY:
                 continue
-            _requeue(
-                item, lease, actor=None, event="lease_expired", reason="lease expired", now=now
-            )
+            requeue(item, lease, actor=None, event="lease_expired", reason="lease expired", now=now)
     return len(due)
 
 

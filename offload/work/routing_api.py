@@ -12,12 +12,15 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from offload.core.schemas import StrictIn
+from offload.core.pagination import DEFAULT_LIMIT, page
+from offload.core.schemas import Page, StrictIn, resolve
 from offload.tenancy import visibility
 from offload.tenancy.api import principal_of
-from offload.work import routing
-from offload.work.models import Assignment, Queue, WorkItem
+from offload.work import dispatch, routing
+from offload.work.models import Assignment, Offer, OfferStatus, Queue, WorkItem
 from offload.work.schemas import WorkItemOut
+from offload.workers.models import Worker
+from offload.workers.selectors import worker_for_principal
 
 router = Router(tags=["routing"])
 
@@ -116,3 +119,95 @@ def work_release(request: HttpRequest, item_id: int, payload: ReleaseIn) -> Work
 def work_wrap_up_done(request: HttpRequest) -> WrapUpOut:
     """End the caller's wrap-up: its capacity is free for the next item."""
     return WrapUpOut(ended=routing.wrap_up_done(actor=principal_of(request)))
+
+
+# ------------------------------------------------------------------ push offers
+
+
+class OfferOut(Schema):
+    id: int
+    item: WorkItemOut
+    worker_id: int
+    status: str
+    offered_at: datetime
+    expires_at: datetime
+
+
+class DeclineIn(StrictIn):
+    reason: str = Field(default="", max_length=2000)
+
+
+@router.get("/work/offers", response=Page[OfferOut])
+def work_offers(
+    request: HttpRequest,
+    mine: bool = False,
+    status: OfferStatus | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> dict[str, object]:
+    """Offers of push queues the caller may see; `mine=true` for the calling worker's
+    own (`status=open` for those waiting for an answer)."""
+    principal = principal_of(request)
+    qs = visibility.visible(principal, Offer.objects.select_related("item__process", "item__queue"))
+    if mine:
+        worker = worker_for_principal(principal)
+        qs = qs.filter(worker=worker) if worker is not None else qs.none()
+    if status is not None:
+        qs = qs.filter(status=status)
+    return page(qs, cursor=cursor, limit=limit)
+
+
+@router.post(
+    "/work/offers/{offer_id}/accept",
+    response=WorkClaimOut,
+    description="409 when the offer is no longer open or the caller has no free capacity.",
+)
+def work_offer_accept(request: HttpRequest, offer_id: int) -> dict[str, object]:
+    principal = principal_of(request)
+    visibility.get_visible(principal, Offer.objects.all(), pk=offer_id)
+    lease = dispatch.offer_accept(actor=principal, offer_id=offer_id)
+    item = WorkItem.objects.select_related("process", "queue").get(pk=lease.item_id)
+    return {"item": item, "lease": _lease_out(lease)}
+
+
+@router.post("/work/offers/{offer_id}/decline", response=OfferOut)
+def work_offer_decline(request: HttpRequest, offer_id: int, payload: DeclineIn) -> Offer:
+    principal = principal_of(request)
+    visibility.get_visible(principal, Offer.objects.all(), pk=offer_id)
+    offer = dispatch.offer_decline(actor=principal, offer_id=offer_id, reason=payload.reason)
+    return Offer.objects.select_related("item__process", "item__queue").get(pk=offer.pk)
+
+
+# ------------------------------------------------------------------ manual assignment
+
+
+class AssignIn(StrictIn):
+    worker_id: int = Field(ge=1, le=2**63 - 1)
+    override: bool = Field(
+        default=False, description="Assign although the worker is ineligible or full"
+    )
+    reason: str = Field(default="", max_length=2000, description="Required with override")
+
+
+@router.post(
+    "/items/{item_id}/assign",
+    response=WorkClaimOut,
+    description="Team leads, ops managers and admins. 422 names `worker_id` when the worker "
+    "may not take the item (unless `override` with a `reason`); a held item is taken from "
+    "its holder.",
+)
+def work_item_assign(request: HttpRequest, item_id: int, payload: AssignIn) -> dict[str, object]:
+    principal = principal_of(request)
+    item = visibility.get_visible(principal, WorkItem.objects.all(), pk=item_id)
+    worker = resolve(
+        visibility.visible(principal, Worker.objects.all()), field="worker_id", pk=payload.worker_id
+    )
+    lease = dispatch.assign_manually(
+        actor=principal,
+        item=item,
+        worker=worker,
+        override=payload.override,
+        reason=payload.reason,
+    )
+    item = WorkItem.objects.select_related("process", "queue").get(pk=item.pk)
+    return {"item": item, "lease": _lease_out(lease)}

@@ -124,7 +124,7 @@ def grants(policies: Iterable[QueuePolicy], worker: WorkerView) -> list[Grant]:
     return out
 
 
-def _wait_needed(grants_of_queue: Sequence[Grant], language: str) -> float:
+def wait_needed(grants_of_queue: Sequence[Grant], language: str) -> float:
     """The least wait any grant asks of an item in this language (NEVER if none fits)."""
     waits = [g.min_wait_s for g in grants_of_queue if g.language in {language, ANY_LANGUAGE}]
     return min(waits, default=NEVER)
@@ -151,7 +151,7 @@ class Router:
         if policy is None:
             return False
         mine = grants([policy], worker)
-        return now - item.queued_at >= _wait_needed(mine, item.language)
+        return now - item.queued_at >= wait_needed(mine, item.language)
 
     def pick(
         self,
@@ -174,7 +174,7 @@ class Router:
             if queue_id is not None and item.queue_id != queue_id:
                 continue
             mine = by_queue.get(item.queue_id)
-            if not mine or now - item.queued_at < _wait_needed(mine, item.language):
+            if not mine or now - item.queued_at < wait_needed(mine, item.language):
                 continue
             key = sort_key(item, ordering)
             if best is None or key < best_key:
