@@ -8,6 +8,7 @@ database if missing) and migrates it before running the module.
 
 from __future__ import annotations
 
+import argparse
 import os
 import pkgutil
 import subprocess
@@ -47,7 +48,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", nargs="?")
-        parser.add_argument("args", nargs="*", help="passed to the benchmark")
+        # REMAINDER, so the benchmark's own options (--items 5000) pass through.
+        parser.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
 
     def handle(self, *args: Any, **options: Any) -> None:
         names = available()

@@ -1,0 +1,280 @@
+"""`offload bench routing`: pull -> complete cycles, beside a generic job queue.
+
+On the database DATABASE_URL names (`offload bench` points it at
+BENCH_DATABASE_URL and migrates it first):
+
+1. Service level, in process (no HTTP): THREADS threads, each a worker with its
+   own connection, loop `routing.claim_next` then `services.work_item_complete`
+   (events, leases and capacity included) against ITEMS queued items spread over
+   QUEUES queues whose processes require skills and languages, for SECONDS or
+   until the backlog is empty. `cycles_per_s`, `pull_p99_ms` (the claim's latency
+   in the threads), `double_assignments` (items with more than one lease: must
+   be 0; nothing expires during the run).
+2. The peer: procrastinate's own claim and finish functions
+   (`procrastinate_fetch_job_v2`, one claim per call with SKIP LOCKED, and
+   `procrastinate_finish_job_v1`) over as many no-op jobs in the same database
+   (its schema in a schema of its own), with the same threads and time budget.
+   `peer_per_s`; `ratio_vs_peer` = cycles_per_s / peer_per_s. The peer runs
+   without procrastinate's Python worker loop: that makes it faster, not slower.
+
+Usage: `offload bench routing [--items N] [--threads N] [--seconds S]`. The last
+line is one JSON object; docs/benchmarks.md (## routing) records the figures. The
+HTTP figures (`http_cycles_per_s`, `http_p99_ms`) are printed as null until the
+production server setup lands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ITEMS = 50_000
+QUEUES = 20
+THREADS = 32
+SECONDS = 30.0
+LANGUAGES = ["en", "de", "es", "pl"]
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+@dataclass
+class World:
+    run: str
+    worker_ids: list[int]
+    item_ids: list[int]
+
+
+def world_create(run: str, items: int, threads: int) -> World:
+    from offload.contracts import services as contract_services
+    from offload.contracts.tests.factories import make_engagement
+    from offload.tenancy.tests.factories import make_client, make_provider, make_site
+    from offload.work import intake
+    from offload.workers import services as worker_services
+    from offload.workers.tests.factories import make_agent
+
+    rng = random.Random(7)
+    provider = make_provider(f"Bench {run}", slug=f"bench-{run}")
+    site = make_site(provider)
+    engagements = [
+        make_engagement(make_client(f"Client {run} {k}", slug=f"c{k}-{run}"), provider)
+        for k in range(4)
+    ]
+    processes = []
+    for n in range(QUEUES):
+        engagement = engagements[n % 4]
+        processes.append(
+            contract_services.process_create(
+                actor=None,
+                engagement=engagement,
+                name=f"Process {n}",
+                slug=f"p{n}-{run}",
+                channel="back_office",
+                required_skills={f"skill{n % 5}": 1 + n % 3},
+                languages=LANGUAGES,
+                wrap_up_seconds=0,
+            )
+        )
+    for process in processes:
+        intake.queue_default(process)
+    by_client: dict[int, list[Any]] = {}
+    for process in processes:
+        by_client.setdefault(process.client_id, []).append(process)
+    item_ids: list[int] = []
+    per_client = items // len(by_client)
+    for client_processes in by_client.values():
+        client = client_processes[0].client
+        rows = [
+            {
+                "reference": f"{run}-{client.pk}-{i}",
+                "process": rng.choice(client_processes).slug,
+                "priority": rng.choice(["P1", "P2", "P3", "P3", "P4"]),
+                "language": rng.choice(LANGUAGES),
+                "subject": "Invoice to check",
+                "payload": {"amount": rng.randint(1, 10_000)},
+            }
+            for i in range(per_client)
+        ]
+        for start in range(0, len(rows), 5_000):
+            result = intake.work_items_bulk_create(
+                actor=None, client=client, rows=rows[start : start + 5_000]
+            )
+            item_ids += [int(a["id"]) for a in result.accepted]
+    worker_ids = []
+    for n in range(threads):
+        worker = make_agent(
+            provider,
+            username=f"agent{n}-{run}",
+            site=site,
+            skills={f"skill{k}": 3 for k in range(5)},
+            languages=["en", LANGUAGES[1 + n % 3]],
+            processes=processes,
+            channels={"back_office": 1},
+        )
+        worker_services.worker_set_presence(actor=None, worker=worker, presence="available")
+        worker_ids.append(worker.pk)
+    return World(run, worker_ids, item_ids)
+
+
+def bench_service(world: World, seconds: float) -> tuple[float, float, int]:
+    from django.db import connection, connections
+
+    from offload.tenancy import visibility
+    from offload.work import routing, services
+    from offload.workers.models import Worker
+
+    latencies: list[float] = []
+    cycles = [0] * len(world.worker_ids)
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    start_gate = threading.Barrier(len(world.worker_ids) + 1)
+    deadline = [0.0]
+
+    def work(n: int) -> None:
+        try:
+            worker = Worker.objects.select_related("user").get(pk=world.worker_ids[n])
+            actor = visibility.principal_for_user(worker.user)
+            assert actor is not None
+            mine: list[float] = []
+            start_gate.wait()
+            while time.perf_counter() < deadline[0]:
+                t0 = time.perf_counter()
+                claim = routing.claim_next(actor=actor)
+                mine.append(time.perf_counter() - t0)
+                if claim is None:
+                    break
+                services.work_item_complete(actor=actor, item=claim.item, outcome="resolved")
+                cycles[n] += 1
+            with lock:
+                latencies.extend(mine)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(len(world.worker_ids))]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    start_gate.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - t0
+    if failures:
+        raise failures[0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT item_id FROM work_assignment WHERE item_id = ANY(%s) "
+            "GROUP BY item_id HAVING count(*) > 1) AS d",
+            [world.item_ids],
+        )
+        doubles = int(cursor.fetchone()[0])
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) > 100 else 0.0
+    return sum(cycles) / elapsed, p99, doubles
+
+
+def bench_peer(jobs: int, threads: int, seconds: float) -> float:
+    import procrastinate
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    dsn = (
+        f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} dbname={db['NAME']} "
+        f"user={db['USER']}" + (f" password={db['PASSWORD']}" if db["PASSWORD"] else "")
+    )
+    schema_sql = (Path(procrastinate.__file__).parent / "sql" / "schema.sql").read_text()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS procrastinate_bench CASCADE")
+        conn.execute("CREATE SCHEMA procrastinate_bench")
+        conn.execute("SET search_path TO procrastinate_bench")
+        conn.execute(schema_sql)
+        conn.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status) "
+            "SELECT 'q' || (n %% 20), 'noop', '{}'::jsonb, 'todo' "
+            "FROM generate_series(1, %s) AS n",
+            [jobs],
+        )
+        conn.execute("ANALYZE procrastinate_jobs")
+    done = [0] * threads
+    gate = threading.Barrier(threads + 1)
+    deadline = [0.0]
+
+    def work(n: int) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SET search_path TO procrastinate_bench")
+            worker_id = conn.execute("SELECT procrastinate_register_worker_v1()").fetchone()
+            assert worker_id is not None
+            gate.wait()
+            while time.perf_counter() < deadline[0]:
+                row = conn.execute(
+                    "SELECT id FROM procrastinate_fetch_job_v2(NULL, %s)", [worker_id[0]]
+                ).fetchone()
+                if row is None or row[0] is None:
+                    break
+                conn.execute("SELECT procrastinate_finish_job_v1(%s, 'succeeded', false)", [row[0]])
+                done[n] += 1
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for thread in workers:
+        thread.start()
+    deadline[0] = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    gate.wait()
+    for thread in workers:
+        thread.join()
+    return sum(done) / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="offload bench routing")
+    parser.add_argument("--items", type=int, default=ITEMS)
+    parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument("--seconds", type=float, default=SECONDS)
+    args = parser.parse_args(argv)
+    setup_django()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("offload bench routing needs PostgreSQL (BENCH_DATABASE_URL)")
+    run = f"{int(time.time()) % 10**8:x}"
+    t0 = time.perf_counter()
+    world = world_create(run, args.items, args.threads)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE work_workitem")
+    built = time.perf_counter() - t0
+    print(f"world: {len(world.item_ids):,} items, {len(world.worker_ids)} workers, {built:.1f} s")
+    cycles_per_s, p99, doubles = bench_service(world, args.seconds)
+    print(f"ours: {cycles_per_s:,.0f} cycles/s, pull p99 {p99:.1f} ms, {doubles} doubles")
+    peer = bench_peer(args.items, args.threads, args.seconds)
+    print(f"procrastinate: {peer:,.0f} claim+finish/s")
+    figures = {
+        "bench": "routing",
+        "items": len(world.item_ids),
+        "threads": args.threads,
+        "cycles_per_s": round(cycles_per_s, 1),
+        "peer_per_s": round(peer, 1),
+        "ratio_vs_peer": round(cycles_per_s / peer, 3) if peer else None,
+        "pull_p99_ms": round(p99, 2),
+        "double_assignments": doubles,
+        "http_cycles_per_s": None,
+        "http_p99_ms": None,
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
