@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from offload.contracts.models import Process
@@ -84,7 +84,7 @@ def policies_for(worker: Worker, mode: str | None = RoutingMode.PULL) -> list[Qu
 
 
 def worker_view(worker: Worker) -> WorkerView:
-    channels = list(WorkerChannel.objects.filter(worker=worker))
+    channels = list(worker.channels.all())  # prefetched by the worker's selectors
     skills = {} if worker.kind == WorkerKind.BOT else dict(worker.skills or {})
     languages = frozenset(worker.languages or [])
     return WorkerView(
@@ -185,7 +185,7 @@ upd AS (
     SET status = 'assigned', assignee_id = %(user)s, updated_at = %(now)s
     FROM picked p
     WHERE i.id = p.id AND EXISTS (SELECT 1 FROM cap)
-    RETURNING i.id, i.client_id, i.provider_id, i.queue_id, p.status AS before
+    RETURNING i.*, p.status AS before
 ),
 lease AS (
     INSERT INTO work_assignment
@@ -208,16 +208,34 @@ ev AS (
                               'lease_expires_at', to_char(l.lease_expires_at AT TIME ZONE 'UTC',
                                                           'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
     FROM upd u JOIN lease l ON l.item_id = u.id
+    RETURNING id, item_id, client_id, provider_id
+),
+hooks AS (
+    -- The webhook outbox row of each subscribed endpoint, with the event.
+    INSERT INTO work_webhookdelivery
+        (created_at, updated_at, client_id, provider_id, endpoint_id, item_id, event_id,
+         status, attempts, next_attempt_at, last_error)
+    SELECT %(now)s, %(now)s, ev.client_id, ev.provider_id, e.id, ev.item_id, ev.id,
+           'pending', 0, %(now)s, ''
+    FROM ev JOIN work_webhookendpoint e
+      ON e.client_id = ev.client_id AND e.is_active
+     AND (e.event_types @> '["assigned"]'::jsonb OR e.event_types @> '["*"]'::jsonb)
+    RETURNING id
+),
+busy AS (
+    UPDATE workers_worker SET idle_since = NULL
+    WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
     RETURNING id
 )
-SELECT u.id, l.id, (SELECT id FROM ev), (SELECT count(*) FROM picked)
+SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until,
+       (SELECT count(*) FROM hooks) AS hooks, (SELECT count(*) FROM busy) AS busy
 FROM upd u JOIN lease l ON l.item_id = u.id
 """
 
 
 def _claim_postgresql(
     actor: Principal, worker: Worker, grants: list[Grant], ordering: Sequence[str], now: datetime
-) -> tuple[int, int, int] | None:
+) -> tuple[WorkItem, Assignment] | None:
     params: dict[str, Any] = {
         "g_queue": [g.queue_id for g in grants],
         "g_lang": [g.language for g in grants],
@@ -229,12 +247,26 @@ def _claim_postgresql(
         "api_key": actor.api_key.pk if actor.api_key else None,
         "label": actor.label,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL.format(ordering=_ordering_sql(ordering)), params)
-        row = cursor.fetchone()
-    if row is None:
+    sql = _CLAIM_SQL.format(ordering=_ordering_sql(ordering))
+    # raw() maps the item's columns onto a WorkItem (with its JSON decoded), and the
+    # lease's columns onto attributes of it: no second round trip.
+    item = next(iter(WorkItem.objects.raw(sql, params)), None)
+    if item is None:
         return None
-    return int(row[0]), int(row[1]), int(row[2])
+    lease = Assignment(
+        id=item.lease_id,  # type: ignore[attr-defined]
+        item_id=item.pk,
+        worker_id=worker.pk,
+        client_id=item.client_id,
+        provider_id=item.provider_id,
+        assigned_at=now,
+        lease_expires_at=item.lease_until,  # type: ignore[attr-defined]
+        how="pull",
+        created_at=now,
+        updated_at=now,
+    )
+    lease._state.adding = False
+    return item, lease
 
 
 def _eligible_q(grants: Iterable[Grant], now: datetime) -> Q:
@@ -262,7 +294,7 @@ def _order_by(ordering: Sequence[str]) -> list[Any]:
 
 def _claim_orm(
     actor: Principal, worker: Worker, grants: list[Grant], ordering: Sequence[str], now: datetime
-) -> tuple[int, int, int] | None:
+) -> tuple[WorkItem, Assignment] | None:
     item = (
         WorkItem.objects.filter(status__in=BACKLOG)
         .filter(_eligible_q(grants, now))
@@ -274,8 +306,7 @@ def _claim_orm(
     got = assign(item, worker, actor=actor, how="pull", now=now)
     if got is None:
         return None
-    lease, event = got
-    return item.pk, lease.pk, event.pk
+    return item, got[0]
 
 
 def assign(
@@ -346,18 +377,11 @@ def claim_next(
         ordering = tuple(queue.ordering or routing_policy.DEFAULT_ORDERING)
     if connection.vendor == "postgresql":
         got = _claim_postgresql(actor, worker, grants, ordering, now)
-        if got is not None:
-            # The statement wrote the event; the webhook outbox follows it here.
-            from offload.work import webhooks
-
-            webhooks.enqueue(list(WorkItemEvent.objects.filter(pk=got[2])))
     else:
         got = _claim_orm(actor, worker, grants, ordering, now)
     if got is None:
         return None
-    Worker.objects.filter(pk=worker.pk).update(idle_since=None)
-    item = WorkItem.objects.select_related("process", "queue").get(pk=got[0])
-    return Claim(item=item, assignment=Assignment.objects.get(pk=got[1]))
+    return Claim(item=got[0], assignment=got[1])
 
 
 # ------------------------------------------------------------------ leases and moves
@@ -387,9 +411,11 @@ def _free(worker_id: int, channel: str, now: datetime) -> None:
     WorkerChannel.objects.filter(worker_id=worker_id, channel=channel, load__gt=0).update(
         load=F("load") - 1
     )
-    busy = WorkerChannel.objects.filter(worker_id=worker_id, load__gt=0).exists()
-    if not busy:
-        Worker.objects.filter(pk=worker_id, presence=Presence.AVAILABLE).update(idle_since=now)
+    # Idle from now if it holds nothing any more (one statement, not a read then a write).
+    busy = WorkerChannel.objects.filter(worker_id=OuterRef("pk"), load__gt=0)
+    Worker.objects.filter(pk=worker_id, presence=Presence.AVAILABLE).exclude(Exists(busy)).update(
+        idle_since=now
+    )
 
 
 def _lease_for(item: WorkItem, now: datetime) -> datetime:
@@ -441,12 +467,16 @@ def holder_check(actor: Principal | None, item: WorkItem) -> None:
         return
     if actor.roles & SUPERVISORS:
         return
-    lease = Assignment.objects.filter(item=item, ended_at__isnull=True).first()
-    if lease is None:
+    holder = (
+        Assignment.objects.filter(item=item, ended_at__isnull=True)
+        .values_list("worker_id", "worker__user_id")
+        .first()
+    )
+    if holder is None:
         return
-    worker = Worker.objects.filter(pk=lease.worker_id).values_list("user_id", flat=True).first()
-    if actor.user is None or worker != actor.user.pk:
-        raise errors.Conflict(HELD_BY_OTHER.format(worker=lease.worker_id), holder=lease.worker_id)
+    worker_id, user_id = holder
+    if actor.user is None or user_id != actor.user.pk:
+        raise errors.Conflict(HELD_BY_OTHER.format(worker=worker_id), holder=worker_id)
 
 
 SUPERVISORS = frozenset({"admin", "ops_manager", "team_lead"})

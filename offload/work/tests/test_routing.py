@@ -15,8 +15,8 @@ from offload.core import errors
 from offload.tenancy import visibility
 from offload.tenancy.tests.factories import api_client, make_api_key, make_user
 from offload.tenancy.visibility import Principal
-from offload.work import routing, services
-from offload.work.models import Assignment, WorkItem, WorkItemEvent
+from offload.work import routing, services, webhooks
+from offload.work.models import Assignment, WebhookDelivery, WorkItem, WorkItemEvent
 from offload.work.tests.factories import make_item, make_process
 from offload.workers import services as worker_services
 from offload.workers.models import Worker, WorkerChannel
@@ -352,3 +352,26 @@ def test_items_of_a_process_the_worker_is_not_certified_on_are_never_pulled():
     worker = agent(process)
     # then
     assert routing.claim_next(actor=principal(worker)) is None
+
+
+def test_a_pull_owes_the_assigned_event_to_subscribed_webhooks():
+    # given
+    process = make_process()
+    item = make_item(process)
+    endpoint = webhooks.webhook_endpoint_create(
+        actor=None,
+        client=process.client,
+        provider=process.provider,
+        url="https://hooks.example.com/in",
+        event_types=["assigned"],
+    )
+    worker = agent(process)
+    # when
+    routing.claim_next(actor=principal(worker))
+    # then
+    [delivery] = WebhookDelivery.objects.filter(endpoint=endpoint)
+    assert delivery.item_id == item.pk
+    assert delivery.event.type == "assigned"
+    assert delivery.status == "pending"
+    worker.refresh_from_db()
+    assert worker.idle_since is None
