@@ -23,6 +23,7 @@ from offload.tenancy.api import router as tenancy_router
 from offload.work.actions_api import router as work_actions_router
 from offload.work.api import router as work_router
 from offload.work.attachments_api import router as attachments_router
+from offload.work.bots_api import router as bots_router
 from offload.work.import_api import router as work_import_router
 from offload.work.mailboxes_api import router as mailboxes_router
 from offload.work.queues_api import router as queues_router
@@ -229,6 +230,7 @@ api.add_router("/", work_import_router)
 api.add_router("/", work_router)
 api.add_router("/", work_actions_router)
 api.add_router("/", attachments_router)
+api.add_router("/", bots_router)
 api.add_router("/", queues_router)
 api.add_router("/", routing_router)
 api.add_router("/", webhooks_router)

@@ -25,6 +25,7 @@ from offload.tenancy import visibility
 from offload.tenancy.models import ApiKey, AuditEvent, Site, User
 from offload.work import routing
 from offload.work import services as work_services
+from offload.work.bots import invoice_check
 from offload.work.models import Offer, WorkItem
 from offload.workers import services as worker_services
 from offload.workers.models import Worker
@@ -252,6 +253,24 @@ def _second_queue(refs: Refs) -> None:
     work_services.queue_create(actor=None, process=process, name="Second line", slug=SECOND_QUEUE)
 
 
+INVOICE = {
+    "supplier_tax_id": "GB999999973",
+    "invoice_number": "INV-1",
+    "currency": "GBP",
+    "net_amount": "100.00",
+    "tax_rate": "20",
+    "tax_amount": "20.00",
+    "lines": [{"description": "Paper", "amount": "100.00"}],
+}
+
+
+def _invoice_item(refs: Refs) -> None:
+    """The side's process takes invoices, and its item is one."""
+    schema = {"type": "object", "properties": {f: {} for f in invoice_check.FIELDS}}
+    Process.objects.filter(pk=refs.process_id).update(item_schema=schema)
+    WorkItem.objects.filter(pk=refs.item_id).update(payload=INVOICE)
+
+
 def _provider_admin_works(refs: Refs) -> Worker:
     """The provider's admin (whose key writes provider cases) as an available agent
     certified on the side's process."""
@@ -475,6 +494,10 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ),
     ("POST", f"{V1}/items/{{item_id}}/cancel"): WriteCase(
         "client", lambda r: {"reason": "Sent by mistake"}
+    ),
+    # ---- attended bots
+    ("POST", f"{V1}/items/{{item_id}}/bots/invoice-check"): WriteCase(
+        "provider", lambda r: {}, prepare=_invoice_item
     ),
     # ---- webhooks
     ("POST", f"{V1}/webhooks"): WriteCase(

@@ -34,8 +34,13 @@ PAGE_PARAMS: dict[str, dict[str, str]] = {
     "work_item_detail": {"pk": "item_id"},
     "work_item_attachments": {"pk": "item_id"},
     "work_item_attachment": {"pk": "item_id", "attachment_id": "attachment_id"},
+    "work_item_invoice_check": {"pk": "item_id"},
     "webhook_detail": {"pk": "endpoint_id"},
     "webhook_redeliver": {"pk": "delivery_id"},
+    "workspace_item": {"pk": "item_id"},
+    "workspace_item_act": {"pk": "item_id"},
+    "workspace_item_heartbeat": {"pk": "item_id"},
+    "workspace_item_offer": {"pk": "item_id"},
 }
 # Pages without parameters that are not about tenant data.
 PUBLIC = {"login", "logout"}

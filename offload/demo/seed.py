@@ -4,7 +4,8 @@ everything a newcomer needs to try Offload at once, loaded through the services.
 `load` is idempotent. Every object is looked up by its natural key (an
 organisation's slug, a (client, slug) pair, an engagement and document kind, a
 username) and created only when missing, so a second run writes nothing: no row
-and no audit event. Fields of objects that already exist are not re-checked.
+and no audit event. Fields of objects that already exist are not re-checked, but
+for one: the AP process's item schema is brought up to date for the demo invoices.
 
 API keys are stored only as digests, so their secrets live in the credentials file.
 A key read back from the file that still works is kept as it is; a missing or dead
@@ -50,9 +51,9 @@ from offload.tenancy.models import (
     Site,
     User,
 )
-from offload.work import mailboxes
+from offload.work import intake, mailboxes
 from offload.work import services as work
-from offload.work.models import Mailbox, Queue
+from offload.work.models import Mailbox, Queue, WorkItem
 from offload.workers import services as workers
 from offload.workers.models import BotMode, Presence, Worker, WorkerKind
 
@@ -350,6 +351,59 @@ def _target(
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
 MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$"}
+# Supplier invoices for the invoice-check bot (docs/bots.md): the schema takes any
+# tax id and any rate in shape; whether they are right is the bot's check.
+AP_INVOICE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "supplier_name",
+        "supplier_tax_id",
+        "invoice_number",
+        "invoice_date",
+        "currency",
+        "net_amount",
+        "tax_rate",
+        "tax_amount",
+        "lines",
+    ],
+    "properties": {
+        "supplier_name": {"type": "string"},
+        "supplier_tax_id": {
+            "type": "string",
+            "minLength": 4,
+            "maxLength": 24,
+            "description": "VAT id with its country prefix (GB123456789), or a US EIN",
+        },
+        "invoice_number": {"type": "string", "minLength": 1, "maxLength": 64},
+        "invoice_date": {"type": "string", "format": "date"},
+        "due_date": {"type": "string", "format": "date"},
+        "currency": {"type": "string", "enum": ["GBP", "EUR", "USD"]},
+        "net_amount": MONEY,
+        "tax_rate": {
+            "type": "string",
+            "pattern": r"^\d{1,2}(\.\d{1,2})?$",
+            "description": "percent: 20, 5, 0, 5.5",
+        },
+        "tax_amount": MONEY,
+        "total_amount": MONEY,
+        "purchase_order": {"type": "string"},
+        "lines": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["description", "amount"],
+                "properties": {
+                    "description": {"type": "string"},
+                    "amount": MONEY,
+                    "cost_centre": {"type": "string"},
+                },
+                "additionalProperties": False,
+            },
+        },
+    },
+    "additionalProperties": False,
+}
 PRIORITY = {"type": "string", "enum": ["P1", "P2", "P3", "P4"]}
 
 ACME_ENGAGEMENT = EngagementSeed(
@@ -818,47 +872,7 @@ GLOBEX_ENGAGEMENT = EngagementSeed(
             pricing_unit="per_item",
             required_skills={"accounts_payable": 3, "data_entry": 2},
             languages=("en",),
-            item_schema={
-                "type": "object",
-                "required": [
-                    "supplier_name",
-                    "supplier_tax_id",
-                    "invoice_number",
-                    "invoice_date",
-                    "currency",
-                    "net_amount",
-                    "tax_rate",
-                    "tax_amount",
-                    "lines",
-                ],
-                "properties": {
-                    "supplier_name": {"type": "string"},
-                    "supplier_tax_id": {"type": "string", "pattern": r"^GB\d{9}$"},
-                    "invoice_number": {"type": "string"},
-                    "invoice_date": {"type": "string", "format": "date"},
-                    "due_date": {"type": "string", "format": "date"},
-                    "currency": {"type": "string", "enum": ["GBP", "EUR", "USD"]},
-                    "net_amount": MONEY,
-                    "tax_rate": {"type": "string", "enum": ["0", "5", "20"]},
-                    "tax_amount": MONEY,
-                    "purchase_order": {"type": "string"},
-                    "lines": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "required": ["description", "amount"],
-                            "properties": {
-                                "description": {"type": "string"},
-                                "amount": MONEY,
-                                "cost_centre": {"type": "string"},
-                            },
-                            "additionalProperties": False,
-                        },
-                    },
-                },
-                "additionalProperties": False,
-            },
+            item_schema=AP_INVOICE_SCHEMA,
             sop=(
                 "# AP invoice processing\n\n"
                 "1. The invoice-check bot pre-fills the fields; confirm each against "
@@ -1166,6 +1180,129 @@ def _mailboxes(client: Organisation) -> None:
         mailboxes.mailbox_create(actor=None, process=process, address=address, display_name=name)
 
 
+# ------------------------------------------------------------------ AP invoices
+
+
+@dataclass(frozen=True)
+class InvoiceSeed:
+    reference: str
+    supplier: str
+    tax_id: str
+    number: str
+    currency: str
+    lines: tuple[str, ...]
+    net: str
+    rate: str
+    tax: str
+    total: str = ""
+    wrong: str = ""  # what the invoice-check bot should find; "" for a valid invoice
+
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "supplier_name": self.supplier,
+            "supplier_tax_id": self.tax_id,
+            "invoice_number": self.number,
+            "invoice_date": "2026-10-05",
+            "due_date": "2026-11-04",
+            "currency": self.currency,
+            "net_amount": self.net,
+            "tax_rate": self.rate,
+            "tax_amount": self.tax,
+            "lines": [
+                {"description": f"Line {n}", "amount": amount, "cost_centre": "GX-OPS"}
+                for n, amount in enumerate(self.lines, start=1)
+            ],
+        }
+        if self.total:
+            payload["total_amount"] = self.total
+        return payload
+
+
+# Globex's supplier invoices waiting for the invoice-check bot: most are fit to pay,
+# some deliberately not, so `offload bot run invoice-check` has something to fail.
+AP_INVOICES = (
+    InvoiceSeed(
+        "GBX-AP-0001", "Paper & Co Ltd", "GB434031494", "INV-20417", "GBP",
+        ("120.00", "35.50"), "155.50", "20", "31.10", "186.60",
+    ),
+    InvoiceSeed(
+        "GBX-AP-0002", "Northgate Facilities Ltd", "GB220430231", "NF-5521", "GBP",
+        ("99.99", "0.01", "412.37"), "512.37", "20", "102.47",
+    ),
+    InvoiceSeed(
+        "GBX-AP-0003", "Brightwater Energy plc", "GB 980 7806 84", "BW-77812", "GBP",
+        ("845.55",), "845.55", "5", "42.28", "887.83",
+    ),
+    InvoiceSeed(
+        "GBX-AP-0004", "Kowalski Logistyka Sp. z o.o.", "PL5260250274", "FV/2026/10/118",
+        "EUR", ("1200.00", "300.00"), "1500.00", "0", "0.00",
+    ),
+    InvoiceSeed(
+        "GBX-AP-0005", "Müller Bürobedarf GmbH", "DE136695976", "RE-88123", "EUR",
+        ("640.00",), "640.00", "0", "0.00", "640.00",
+    ),
+    InvoiceSeed(
+        "GBX-AP-0006", "Paper & Co Ltd", "GB434031494", "INV-20533", "GBP",
+        ("80.00", "45.00"), "120.00", "20", "24.00",
+        wrong="the lines add up to 125.00, not the net 120.00",
+    ),
+    InvoiceSeed(
+        "GBX-AP-0007", "Northgate Facilities Ltd", "GB220430231", "NF-5600", "GBP",
+        ("250.00",), "250.00", "20", "52.00",
+        wrong="20 % of 250.00 is 50.00, not 52.00",
+    ),
+    InvoiceSeed(
+        "GBX-AP-0008", "Acme Stationers Ltd", "GB123456789", "AS-1009", "GBP",
+        ("60.00",), "60.00", "20", "12.00",
+        wrong="the VAT number fails its check digits",
+    ),
+    InvoiceSeed(
+        "GBX-AP-0009", "Paper & Co Ltd", "GB434031494", "INV-20417", "GBP",
+        ("120.00", "35.50"), "155.50", "20", "31.10", "186.60",
+        wrong="a duplicate of GBX-AP-0001",
+    ),
+    InvoiceSeed(
+        "GBX-AP-0010", "Brightwater Energy plc", "GB980780684", "BW-78100", "GBP",
+        ("300.00",), "300.00", "5", "15.00", "351.00",
+        wrong="net 300.00 plus tax 15.00 is 315.00, not the total 351.00",
+    ),
+)  # fmt: skip
+AP_PROCESS = ("globex", "ap-invoices")
+
+
+def _invoices(client: Organisation) -> None:
+    """Globex's AP invoices, looked up by reference. A demo loaded before the AP item
+    schema took any tax id gets the current schema first (audited), so they fit."""
+    if client.slug != AP_PROCESS[0]:
+        return
+    process = Process.objects.get(client=client, slug=AP_PROCESS[1])
+    if process.item_schema != AP_INVOICE_SCHEMA:
+        tenancy.update_model(
+            actor=None,
+            organisation=client,
+            obj=process,
+            data={"item_schema": AP_INVOICE_SCHEMA},
+            action="process.update",
+        )
+    known = set(
+        WorkItem.objects.filter(
+            client=client, reference__in=[i.reference for i in AP_INVOICES]
+        ).values_list("reference", flat=True)
+    )
+    for invoice in AP_INVOICES:
+        if invoice.reference not in known:
+            intake.work_item_create(
+                actor=None,
+                client=client,
+                process=process,
+                reference=invoice.reference,
+                subject=f"Invoice {invoice.number} from {invoice.supplier}",
+                payload=invoice.payload(),
+                language="en",
+                tags=["invoice"],
+            )
+
+
 # ------------------------------------------------------------------ workers
 
 
@@ -1410,6 +1547,7 @@ def _load_rows(
     for seed in ENGAGEMENTS:
         engagement = _engagement(seed, provider)
         organisations[seed.client.slug] = engagement.client
+        _invoices(engagement.client)
     _workers(provider, {**agents, **bots})
 
     replaced: list[str] = []

@@ -37,6 +37,7 @@ EVENT_TYPES = frozenset(
         "released",
         "lease_expired",
         "wrap_up_ended",
+        "bot_checked",
         "offered",
         "offer_declined",
         "offer_expired",

@@ -20,7 +20,7 @@ from offload.core.pagination import paginate
 from offload.tenancy import visibility
 from offload.tenancy.pages import get_visible_or_404, member_required
 from offload.tenancy.visibility import Principal
-from offload.work import attachments, csv_import, selectors
+from offload.work import attachments, bot_views, csv_import, selectors
 from offload.work.lifecycle import Status
 from offload.work.models import Attachment, EmailMessage, WorkItem
 
@@ -85,7 +85,13 @@ def work_item_detail(request: HttpRequest, principal: Principal, pk: int) -> Htt
     return render(
         request,
         "work/item_detail.html",
-        {"item": item, "events": events, **_files(principal, item), **_emails(item)},
+        {
+            "item": item,
+            "events": events,
+            **_files(principal, item),
+            **_emails(item),
+            **bot_views.bot_context(principal, item),
+        },
     )
 
 
@@ -143,6 +149,7 @@ def work_item_attachments(request: HttpRequest, principal: Principal, pk: int) -
         context = {"item": item, "events": events, "problems": problems}
         context.update(_files(principal, item))
         context.update(_emails(item))
+        context.update(bot_views.bot_context(principal, item))
         return render(request, "work/item_detail.html", context, status=422)
     return redirect("work_item_detail", pk=item.pk)
 

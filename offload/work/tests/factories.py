@@ -88,3 +88,46 @@ def make_mail(
         maintype, subtype = content_type.split("/")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return message.as_bytes()
+
+
+# ------------------------------------------------------------------ invoices, for the bots
+
+INVOICE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["supplier_tax_id", "invoice_number", "net_amount", "lines"],
+    "properties": {
+        "supplier_tax_id": {"type": "string"},
+        "invoice_number": {"type": "string"},
+        "currency": {"type": "string"},
+        "net_amount": {"type": "string"},
+        "tax_rate": {"type": "string"},
+        "tax_amount": {"type": "string"},
+        "total_amount": {"type": "string"},
+        "lines": {"type": "array"},
+    },
+}
+
+
+def make_invoice_process(**overrides: Any) -> Process:
+    """A back-office process whose items are supplier invoices (the invoice check's)."""
+    return make_process(
+        channel=overrides.pop("channel", "back_office"),
+        item_schema=overrides.pop("item_schema", INVOICE_SCHEMA),
+        **overrides,
+    )
+
+
+def invoice_payload(**changes: Any) -> dict[str, Any]:
+    """A valid invoice (GB VAT id, 20 %), with `changes`; a None value drops the field."""
+    payload: dict[str, Any] = {
+        "supplier_tax_id": "GB434031494",
+        "invoice_number": f"INV-{next(_seq)}",
+        "currency": "GBP",
+        "net_amount": "155.50",
+        "tax_rate": "20",
+        "tax_amount": "31.10",
+        "total_amount": "186.60",
+        "lines": [{"amount": "120.00"}, {"amount": "35.50"}],
+        **changes,
+    }
+    return {k: v for k, v in payload.items() if v is not None}
