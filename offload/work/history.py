@@ -4,7 +4,7 @@ events; their vocabulary is docs/events.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -54,30 +54,49 @@ def append(
     return event
 
 
+def new_item_event_rows(
+    items: Iterable[Mapping[str, Any]], *, actor: Principal | None, at: datetime
+) -> Iterator[dict[str, Any]]:
+    """The `created` and `queued` events of freshly inserted items, as field values by
+    attribute name (`item_id`), for `WorkItemEvent(**row)` or a COPY.
+
+    `items` are the items' field values by attribute name (`id`, `client_id`,
+    `reference`, `priority`, `queue_id`...): a saved instance's `__dict__` will do.
+    The rows are made as they are read, so a COPY holds one at a time."""
+    who = {
+        "actor_user_id": actor.user.pk if actor and actor.user else None,
+        "actor_api_key_id": actor.api_key.pk if actor and actor.api_key else None,
+        "actor_label": actor.label if actor else SYSTEM,
+    }
+    for item in items:
+        common = {
+            "item_id": item["id"],
+            "client_id": item["client_id"],
+            "provider_id": item["provider_id"],
+        }
+        yield {
+            **common,
+            "seq": 1,
+            "type": "created",
+            "at": at,
+            "data": {"reference": item["reference"], "priority": item["priority"]},
+            **who,
+        }
+        yield {
+            **common,
+            "seq": 2,
+            "type": "queued",
+            "at": at,
+            "data": {"queue": item["queue_id"]},
+            **who,
+        }
+
+
 def append_new_items(
     items: Iterable[WorkItem], *, actor: Principal | None, at: datetime | None = None
 ) -> list[WorkItemEvent]:
     """`created` and `queued` events for freshly inserted items, in one bulk statement."""
-    at = at or timezone.now()
-    who = _actor_fields(actor)
-    events: list[WorkItemEvent] = []
-    for item in items:
-        common = {"item": item, "client_id": item.client_id, "provider_id": item.provider_id}
-        events.append(
-            WorkItemEvent(
-                **common,
-                seq=1,
-                type="created",
-                at=at,
-                data={"reference": item.reference, "priority": item.priority},
-                **who,
-            )
-        )
-        events.append(
-            WorkItemEvent(
-                **common, seq=2, type="queued", at=at, data={"queue": item.queue_id}, **who
-            )
-        )
-    created = WorkItemEvent.objects.bulk_create(events)
+    rows = new_item_event_rows([i.__dict__ for i in items], actor=actor, at=at or timezone.now())
+    created = WorkItemEvent.objects.bulk_create([WorkItemEvent(**row) for row in rows])
     webhooks.enqueue(created)
     return created
