@@ -21,6 +21,7 @@ from django.utils.text import slugify
 from offload.contracts import lifecycle
 from offload.contracts.models import (
     BusinessCalendar,
+    Channel,
     Comparison,
     ContractDocument,
     Engagement,
@@ -658,6 +659,9 @@ def _process_problems(
     engagement: Engagement, data: Mapping[str, Any]
 ) -> list[tuple[str, str | None]]:
     problems: list[tuple[str, str | None]] = []
+    if "channel" in data and data["channel"] not in Channel.values:
+        allowed = ", ".join(Channel.values)
+        problems.append(("channel", f"'{data['channel']}' is not one of: {allowed}"))
     for skill, level in (data.get("required_skills") or {}).items():
         ok = isinstance(level, int) and not isinstance(level, bool) and 1 <= level <= 5
         problems.append(

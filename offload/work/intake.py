@@ -56,6 +56,7 @@ NEW_ITEM_EVENTS = 2
 REQUIRED = "is required"
 NOT_TEXT = "must be a string"
 NOT_OBJECT = "must be a JSON object"
+NOT_FINITE = "must not hold NaN or Infinity: JSON numbers are finite"
 NOT_A_LIST = "must be a list of strings"
 BLANK_REFERENCE = "must not be blank"
 TOO_LONG = "must be at most {limit} characters"
@@ -131,8 +132,19 @@ def _payload_field(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, s
 
 
 def payload_text(payload: Mapping[str, Any]) -> str:
-    """The payload as compact JSON: what its size limit counts (in UTF-8 bytes)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    """The payload as compact JSON: what its size limit counts (in UTF-8 bytes).
+
+    Raises ValueError for NaN and Infinity, which JSON (and PostgreSQL's jsonb) has not."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _payload_text_or_none(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    try:
+        return payload_text(payload)
+    except ValueError:
+        return None
 
 
 def payload_problems(
@@ -142,7 +154,12 @@ def payload_problems(
     if not isinstance(payload, dict):
         return [FieldError("payload", NOT_OBJECT)]
     limit = int(settings.OFFLOAD_MAX_ITEM_PAYLOAD_BYTES)
-    size = len((payload_text(payload) if text is None else text).encode())
+    if text is None:
+        try:
+            text = payload_text(payload)
+        except ValueError:
+            return [FieldError("payload", NOT_FINITE)]
+    size = len(text.encode())
     if size > limit:
         return [FieldError("payload", PAYLOAD_TOO_LARGE.format(size=size, limit=limit))]
     try:
@@ -451,7 +468,7 @@ def _row_problems(
     if "reference" not in row:
         fields["reference"] = "-"  # reported above; do not report it twice
     payload = fields["payload"]
-    text = payload_text(payload) if isinstance(payload, dict) else None
+    text = _payload_text_or_none(payload)
     problems += _field_problems(process=process, payload_json=text, **fields)
     if problems:
         return None, problems

@@ -468,3 +468,21 @@ def test_work_item_events_are_in_order_with_their_actor():
     assert [(e["seq"], e["type"]) for e in events] == [(1, "created"), (2, "queued")]
     assert events[0]["data"] == {"reference": "T-1", "priority": "P3"}
     assert events[0]["actor_api_key_id"] is not None
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_a_payload_with_a_non_finite_number_is_a_422_not_a_500(number):
+    # given: Python's JSON parser accepts these; JSON and PostgreSQL's jsonb do not
+    process = make_process()
+    client = api_client(key_for(process.client, "client_admin"))
+    row = f'"process": "{process.slug}", "payload": {{"amount": {number}}}'
+    body = f'{{"reference": "NAN-1", {row}}}'
+    bulk = f'{{"items": [{{"reference": "NAN-2", {row}}}]}}'
+    # when
+    one = client.post("/api/v1/items", body, content_type="application/json")
+    many = client.post("/api/v1/items/bulk", bulk, content_type="application/json")
+    # then
+    assert one.status_code == 422, one.content
+    assert one.json()["errors"][0]["field"] == "payload"
+    assert many.status_code == 207, many.content
+    assert many.json()["errors"][0]["field"] == "payload"
