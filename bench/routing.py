@@ -26,10 +26,16 @@ production server setup lands.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
+import secrets
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +45,7 @@ from typing import Any
 ITEMS = 50_000
 QUEUES = 20
 THREADS = 32
+HTTP_CLIENTS = 64
 SECONDS = 30.0
 LANGUAGES = ["en", "de", "es", "pl"]
 
@@ -55,6 +62,8 @@ class World:
     run: str
     worker_ids: list[int]
     item_ids: list[int]
+    provider_id: int
+    process_ids: list[int]
 
 
 def world_create(run: str, items: int, threads: int) -> World:
@@ -125,7 +134,7 @@ def world_create(run: str, items: int, threads: int) -> World:
         )
         worker_services.worker_set_presence(actor=None, worker=worker, presence="available")
         worker_ids.append(worker.pk)
-    return World(run, worker_ids, item_ids)
+    return World(run, worker_ids, item_ids, provider.pk, [p.pk for p in processes])
 
 
 def bench_service(world: World, seconds: float) -> tuple[float, float, int]:
@@ -186,6 +195,123 @@ def bench_service(world: World, seconds: float) -> tuple[float, float, int]:
     return sum(cycles) / elapsed, p99, doubles
 
 
+def http_keys(world: World, clients: int) -> list[str]:
+    """One agent and API key per HTTP client, on the same processes."""
+    from offload.contracts.models import Process
+    from offload.tenancy.models import Organisation, Site
+    from offload.tenancy.tests.factories import make_api_key
+    from offload.workers import services as worker_services
+    from offload.workers.tests.factories import make_agent
+
+    provider = Organisation.objects.get(pk=world.provider_id)
+    processes = list(Process.objects.filter(pk__in=world.process_ids))
+    site = Site.objects.filter(provider=provider).first()
+    keys = []
+    for n in range(clients):
+        worker = make_agent(
+            provider,
+            username=f"http{n}-{world.run}",
+            site=site,
+            skills={f"skill{k}": 3 for k in range(5)},
+            languages=["en", LANGUAGES[1 + n % 3]],
+            processes=processes,
+            channels={"back_office": 1},
+        )
+        worker_services.worker_set_presence(actor=None, worker=worker, presence="available")
+        keys.append(make_api_key(provider, user=worker.user)[1])
+    return keys
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def gunicorn_start(log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """The production setup of the README: gunicorn, 4 processes of 8 threads."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_CONN_MAX_AGE": "60",
+    }
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application",
+        "--workers", "4", "--threads", "8", "--worker-class", "gthread",
+        "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("gunicorn did not start within 60 s")
+
+
+def bench_http(keys: list[str], seconds: float) -> tuple[float, float]:
+    """Each client: POST /work/next then POST /items/{id}/complete, over keep-alive."""
+    process, port = gunicorn_start(Path(tempfile.gettempdir()) / "offload-bench-routing.log")
+    latencies: list[float] = []
+    cycles = [0] * len(keys)
+    lock = threading.Lock()
+    gate = threading.Barrier(len(keys) + 1)
+    deadline = [0.0]
+
+    def client(n: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Bearer {keys[n]}", "Content-Type": "application/json"}
+        mine: list[float] = []
+
+        def post(path: str, body: bytes) -> tuple[int, bytes]:
+            t0 = time.perf_counter()
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            mine.append(time.perf_counter() - t0)
+            return response.status, data
+
+        gate.wait()
+        while time.perf_counter() < deadline[0]:
+            status, data = post("/api/v1/work/next", b"{}")
+            if status != 200:
+                break
+            item_id = json.loads(data)["item"]["id"]
+            done, _ = post(f"/api/v1/items/{item_id}/complete", b'{"outcome":"resolved"}')
+            if done == 200:
+                cycles[n] += 1
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    try:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(len(keys))]
+        for thread in threads:
+            thread.start()
+        deadline[0] = time.perf_counter() + seconds
+        t0 = time.perf_counter()
+        gate.wait()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - t0
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    p99 = statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) > 100 else 0.0
+    return sum(cycles) / elapsed, p99
+
+
 def bench_peer(jobs: int, threads: int, seconds: float) -> float:
     import procrastinate
     import psycopg
@@ -244,6 +370,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items", type=int, default=ITEMS)
     parser.add_argument("--threads", type=int, default=THREADS)
     parser.add_argument("--seconds", type=float, default=SECONDS)
+    parser.add_argument("--http-clients", type=int, default=HTTP_CLIENTS)
+    parser.add_argument("--http-seconds", type=float, default=20.0)
     args = parser.parse_args(argv)
     setup_django()
     from django.db import connection
@@ -261,6 +389,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ours: {cycles_per_s:,.0f} cycles/s, pull p99 {p99:.1f} ms, {doubles} doubles")
     peer = bench_peer(args.items, args.threads, args.seconds)
     print(f"procrastinate: {peer:,.0f} claim+finish/s")
+    http_rate: float | None = None
+    http_p99: float | None = None
+    if args.http_clients > 0:
+        keys = http_keys(world, args.http_clients)
+        http_rate, http_p99 = bench_http(keys, args.http_seconds)
+        print(f"http: {http_rate:,.0f} cycles/s, p99 {http_p99:.1f} ms per request")
     figures = {
         "bench": "routing",
         "items": len(world.item_ids),
@@ -270,8 +404,9 @@ def main(argv: list[str] | None = None) -> None:
         "ratio_vs_peer": round(cycles_per_s / peer, 3) if peer else None,
         "pull_p99_ms": round(p99, 2),
         "double_assignments": doubles,
-        "http_cycles_per_s": None,
-        "http_p99_ms": None,
+        "http_clients": args.http_clients,
+        "http_cycles_per_s": None if http_rate is None else round(http_rate, 1),
+        "http_p99_ms": None if http_p99 is None else round(http_p99, 2),
     }
     print(json.dumps(figures))
 

@@ -96,7 +96,8 @@ TEMPLATES = [
 
 def database_config(url: str) -> dict[str, Any]:
     """Turn a DATABASE_URL into Django's settings, tuned per engine."""
-    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
+    max_age = _env_int("DATABASE_CONN_MAX_AGE", 0)
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=max_age))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at
         # BEGIN so concurrent writers queue on the busy timeout instead of failing
