@@ -287,13 +287,19 @@ def server_start(log: Path) -> Server:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    wait_listening(process, port, log)
+    return Server(process, port)
+
+
+def wait_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Until the server accepts connections on `port`; its log's tail if it dies."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return Server(process, port)
+                return
         except OSError:
             time.sleep(0.1)
     process.kill()

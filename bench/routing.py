@@ -31,7 +31,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.intake import free_port, wait_listening
 
 ITEMS = 50_000
 QUEUES = 20
@@ -222,13 +223,6 @@ def http_keys(world: World, clients: int) -> list[str]:
     return keys
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def gunicorn_start(log: Path) -> tuple[subprocess.Popen[bytes], int]:
     """The production setup of the README: gunicorn, 4 processes of 8 threads."""
     port = free_port()
@@ -247,17 +241,8 @@ def gunicorn_start(log: Path) -> tuple[subprocess.Popen[bytes], int]:
     ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("gunicorn did not start within 60 s")
+    wait_listening(process, port, log)
+    return process, port
 
 
 def bench_http(keys: list[str], seconds: float) -> tuple[float, float]:

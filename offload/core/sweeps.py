@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Model, QuerySet
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,20 @@ def claim_due(queryset: QuerySet[M], *, limit: int) -> list[M]:
         of = ("self",) if features.has_select_for_update_of else ()
         queryset = queryset.select_for_update(skip_locked=True, of=of)
     return list(queryset[:limit])
+
+
+def claim_leased(queryset: QuerySet[M], *, limit: int, field: str, until: datetime) -> list[M]:
+    """Claim up to `limit` rows and push their due-time `field` to `until`, in one short
+    transaction of its own, for a sweep that then waits on a network outside it.
+
+    The rows stay due, a lease ahead: a worker killed before it records its work
+    leaves them to be taken again when the lease runs out (at least once). Record
+    only if the row's `field` still equals `until`, so a row that changed hands
+    meanwhile is left alone."""
+    with transaction.atomic(using=queryset.db):
+        rows = claim_due(queryset, limit=limit)
+        queryset.model._default_manager.filter(pk__in=[r.pk for r in rows]).update(**{field: until})
+    return rows
 
 
 def run_all(now: datetime) -> dict[str, int]:

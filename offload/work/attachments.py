@@ -23,7 +23,7 @@ from django.http import FileResponse
 from offload.core import errors
 from offload.tenancy import visibility
 from offload.tenancy.visibility import Principal
-from offload.work import history
+from offload.work import history, services
 from offload.work.lifecycle import Status
 from offload.work.models import Attachment, WorkItem
 
@@ -119,6 +119,16 @@ def _safe_name(filename: str) -> str:
     return name
 
 
+def _permission(principal: Principal) -> str:
+    return "work_item.client_act" if principal.is_client else "work_item.act"
+
+
+def may_attach(principal: Principal) -> bool:
+    """Whoever may act on an item may add files to it: the provider's people and bots,
+    the client's admins."""
+    return visibility.allowed(principal, _permission(principal))
+
+
 @transaction.atomic
 def attachment_add(
     *,
@@ -131,18 +141,13 @@ def attachment_add(
 ) -> Attachment:
     """Attach a file to an item, with an `attachment_added` event, in one transaction."""
     if actor is not None:
-        visibility.require(actor, "work_item.client_act" if actor.is_client else "work_item.act")
+        visibility.require(actor, _permission(actor))
     name = _safe_name(filename)
     kind = content_type_of(name, content_type)
     problems = file_problems(filename=name, content_type=kind, data=data)
     if problems:
         raise errors.ValidationFailed(problems)
-    qs = WorkItem.objects.select_for_update()
-    if actor is not None:
-        qs = visibility.visible(actor, qs)
-    locked = qs.filter(pk=item.pk).first()
-    if locked is None:
-        raise errors.NotFound("work item not found")
+    locked = services.item_lock(actor, item)
     if locked.status in _FINAL:
         raise errors.Conflict(CLOSED_ITEM.format(status=locked.status), current=locked.status)
     # The item's row lock serialises uploads, so the total cannot be overrun by a race.

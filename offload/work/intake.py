@@ -39,9 +39,9 @@ from offload.core.errors import FieldError
 from offload.tenancy import validators, visibility
 from offload.tenancy.models import Organisation
 from offload.tenancy.visibility import Principal
-from offload.work import history, pgcopy
+from offload.work import history, pgcopy, webhooks
 from offload.work.lifecycle import Status
-from offload.work.models import Queue, WebhookDelivery, WebhookEndpoint, WorkItem, WorkItemEvent
+from offload.work.models import Queue, WebhookDelivery, WorkItem, WorkItemEvent
 
 # The largest bulk call, and how many rows each ORM statement writes.
 MAX_BULK_ROWS = 10_000
@@ -506,23 +506,6 @@ def _write_orm(client: Organisation, fresh: list[_Fresh], actor: Principal | Non
         f.pk = item.pk
 
 
-def _outbox_rows(
-    event: Mapping[str, Any], endpoints: Sequence[WebhookEndpoint], now: datetime
-) -> Iterator[dict[str, Any]]:
-    """The rows `webhooks.enqueue` writes for this event (with its id), as field values:
-    one per matching active endpoint of its client, due now."""
-    for endpoint in endpoints:
-        if endpoint.client_id == event["client_id"] and endpoint.wants(event["type"]):
-            yield {
-                "client_id": event["client_id"],
-                "provider_id": event["provider_id"],
-                "endpoint_id": endpoint.pk,
-                "item_id": event["item_id"],
-                "event_id": event["id"],
-                "next_attempt_at": now,
-            }
-
-
 def _item_row(client_id: int, f: _Fresh, now: datetime) -> dict[str, Any]:
     """The item's field values, as `_new_item` makes them, with its reserved id."""
     row = f.row
@@ -556,7 +539,7 @@ def _write_copy(client: Organisation, fresh: list[_Fresh], actor: Principal | No
     )
     for f, pk in zip(fresh, item_ids, strict=True):
         f.pk = pk
-    endpoints = list(WebhookEndpoint.objects.filter(client_id=client.pk, is_active=True))
+    endpoints = webhooks.active_endpoints([client.pk])
     # In reference order: a writer waits for another only on a reference above all it
     # has written, so no two writers wait for each other (no deadlock).
     in_order = sorted(fresh, key=lambda f: f.row.reference)
@@ -580,7 +563,7 @@ def _write_copy(client: Organisation, fresh: list[_Fresh], actor: Principal | No
         for event, pk in zip(rows, event_ids, strict=True):
             event["id"] = pk
             if endpoints:
-                outbox.extend(_outbox_rows(event, endpoints, now))
+                outbox.extend(webhooks.delivery_rows(event, endpoints, now))
             yield event
 
     pgcopy.rows_copy(WorkItemEvent, events(), now=now)

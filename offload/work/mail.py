@@ -507,14 +507,14 @@ def imap_poll_due(now: datetime) -> int:
     """Poll the active IMAP mailboxes that are due. They are claimed in a short
     transaction (next_poll_at pushed a lease ahead), then polled outside it, each
     message in its own transaction."""
-    with transaction.atomic():
-        due: list[Mailbox] = sweeps.claim_due(
-            Mailbox.objects.filter(is_active=True, next_poll_at__lte=now)
-            .exclude(imap_host="")
-            .order_by("next_poll_at", "id"),
-            limit=POLL_BATCH,
-        )
-        Mailbox.objects.filter(pk__in=[m.pk for m in due]).update(next_poll_at=now + POLL_LEASE)
+    due: list[Mailbox] = sweeps.claim_leased(
+        Mailbox.objects.filter(is_active=True, next_poll_at__lte=now)
+        .exclude(imap_host="")
+        .order_by("next_poll_at", "id"),
+        limit=POLL_BATCH,
+        field="next_poll_at",
+        until=now + POLL_LEASE,
+    )
     for mailbox in due:
         mailbox_poll(mailbox=mailbox, now=now)
     return len(due)

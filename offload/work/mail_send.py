@@ -246,9 +246,9 @@ def due_messages(now: datetime) -> Any:
 def email_send_due(now: datetime) -> int:
     """Send every due outbound message (up to BATCH) and record each outcome."""
     lease_until = now + LEASE
-    with transaction.atomic():
-        due: list[EmailMessage] = sweeps.claim_due(due_messages(now), limit=BATCH)
-        EmailMessage.objects.filter(pk__in=[m.pk for m in due]).update(next_attempt_at=lease_until)
+    due: list[EmailMessage] = sweeps.claim_leased(
+        due_messages(now), limit=BATCH, field="next_attempt_at", until=lease_until
+    )
     if not due:
         return 0
     outcomes: dict[int, tuple[str, bool]] = {}

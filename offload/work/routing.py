@@ -422,6 +422,12 @@ def _lease_for(item: WorkItem, now: datetime) -> datetime:
     return now + timedelta(seconds=_lease_seconds(item.queue_id))
 
 
+def _close(lease: Assignment, reason: str, now: datetime) -> None:
+    """End the lease (unsaved): why, when, and the working time it measured."""
+    lease.ended_at, lease.end_reason = now, reason
+    lease.work_seconds = max(0, int((now - lease.assigned_at).total_seconds()))
+
+
 def after_move(item: WorkItem, before: str, after: str, now: datetime) -> Assignment | None:
     """Keep the lease and the holder's capacity in step with a status change made by a
     work service in its transaction; returns the lease it ended, if any."""
@@ -437,8 +443,7 @@ def after_move(item: WorkItem, before: str, after: str, now: datetime) -> Assign
         elif before in USING_CAPACITY:
             _free(lease.worker_id, item.channel, now)
         return None
-    lease.ended_at, lease.end_reason = now, after
-    lease.work_seconds = max(0, int((now - lease.assigned_at).total_seconds()))
+    _close(lease, after, now)
     wrap_up = 0
     if after == "completed" and lease.worker.kind == WorkerKind.AGENT and before in USING_CAPACITY:
         wrap_up = int(
@@ -454,7 +459,9 @@ def after_move(item: WorkItem, before: str, after: str, now: datetime) -> Assign
 
 
 def extend(item: WorkItem, now: datetime) -> None:
-    """Working an item keeps its lease alive."""
+    """Working an item keeps its lease alive (only a held item has one that runs)."""
+    if item.status not in USING_CAPACITY:
+        return
     Assignment.objects.filter(item=item, ended_at__isnull=True).update(
         lease_expires_at=_lease_for(item, now), updated_at=now
     )
@@ -529,8 +536,7 @@ def requeue(
     now: datetime,
 ) -> WorkItem:
     before = item.status
-    lease.ended_at, lease.end_reason = now, event
-    lease.work_seconds = max(0, int((now - lease.assigned_at).total_seconds()))
+    _close(lease, event, now)
     lease.save()
     if before in USING_CAPACITY:
         _free(lease.worker_id, item.channel, now)

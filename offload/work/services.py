@@ -84,8 +84,10 @@ def _require_action(actor: Principal | None, action: Action) -> None:
         visibility.require(actor, "work_item.act")
 
 
-def _lock(actor: Principal | None, item: WorkItem) -> WorkItem:
-    """The item's row, locked until the transaction ends, if the actor may see it."""
+def item_lock(actor: Principal | None, item: WorkItem) -> WorkItem:
+    """The item's row, locked until the transaction ends, if the actor may see it and,
+    while it is held, is its holder or may supervise (routing.holder_check). Every
+    write to an item starts here."""
     qs = WorkItem.objects.select_for_update()
     if actor is not None:
         qs = visibility.visible(actor, qs)
@@ -117,7 +119,7 @@ def _move(item: WorkItem, action: Action) -> tuple[Status, Status]:
 
 def _begin(actor: Principal | None, item: WorkItem, action: Action) -> tuple[WorkItem, Status]:
     """Lock the item and check the move; returns the locked item and its target status."""
-    locked = _lock(actor, item)
+    locked = item_lock(actor, item)
     _, target = _move(locked, action)
     return locked, target
 
@@ -242,7 +244,7 @@ def _resume(actor: Principal | None, locked: WorkItem, *, note: str, side: str =
 def work_item_resume(*, actor: Principal | None, item: WorkItem, note: str = "") -> WorkItem:
     """The client answered: the item is worked on again."""
     _require_action(actor, Action.RESUME)
-    locked = _lock(actor, item)
+    locked = item_lock(actor, item)
     _resume(actor, locked, note=note)
     return locked
 

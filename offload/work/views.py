@@ -109,10 +109,9 @@ def _emails(item: WorkItem) -> dict[str, Any]:
 
 
 def _files(principal: Principal, item: WorkItem) -> dict[str, Any]:
-    action = "work_item.client_act" if principal.is_client else "work_item.act"
     return {
         "attachments": list(Attachment.objects.filter(item=item)),
-        "can_attach": visibility.allowed(principal, action)
+        "can_attach": attachments.may_attach(principal)
         and item.status not in {Status.CLOSED, Status.CANCELLED},
     }
 

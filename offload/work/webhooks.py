@@ -23,7 +23,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,29 +70,52 @@ CLIENT_ONLY = "only a client's own admins or its provider's admins may manage it
 # ------------------------------------------------------------------ the outbox
 
 
+def active_endpoints(client_ids: Iterable[int]) -> list[WebhookEndpoint]:
+    return list(WebhookEndpoint.objects.filter(client_id__in=set(client_ids), is_active=True))
+
+
+def delivery_rows(
+    event: Mapping[str, Any], endpoints: Sequence[WebhookEndpoint], now: datetime
+) -> Iterator[dict[str, Any]]:
+    """The outbox rows one event owes, as field values: one per matching active
+    endpoint of its client, due now. `event` names its id, client_id, provider_id,
+    item_id and type (the bulk COPY path has no model instances)."""
+    for endpoint in endpoints:
+        if endpoint.client_id == event["client_id"] and endpoint.wants(event["type"]):
+            yield {
+                "client_id": event["client_id"],
+                "provider_id": event["provider_id"],
+                "endpoint_id": endpoint.pk,
+                "item_id": event["item_id"],
+                "event_id": event["id"],
+                "next_attempt_at": now,
+            }
+
+
 def enqueue(events: Sequence[WorkItemEvent], *, now: datetime | None = None) -> int:
     """One delivery per (event, matching active endpoint of its client), in bulk.
 
     Called inside the events' transaction; one query finds the endpoints."""
     if not events:
         return 0
-    client_ids = {e.client_id for e in events}
-    endpoints = list(WebhookEndpoint.objects.filter(client_id__in=client_ids, is_active=True))
+    endpoints = active_endpoints(e.client_id for e in events)
     if not endpoints:
         return 0
     due = now or timezone.now()
     rows = [
-        WebhookDelivery(
-            client_id=event.client_id,
-            provider_id=event.provider_id,
-            endpoint=endpoint,
-            item_id=event.item_id,
-            event=event,
-            next_attempt_at=due,
-        )
+        WebhookDelivery(**row)
         for event in events
-        for endpoint in endpoints
-        if endpoint.client_id == event.client_id and endpoint.wants(event.type)
+        for row in delivery_rows(
+            {
+                "id": event.pk,
+                "client_id": event.client_id,
+                "provider_id": event.provider_id,
+                "item_id": event.item_id,
+                "type": event.type,
+            },
+            endpoints,
+            due,
+        )
     ]
     WebhookDelivery.objects.bulk_create(rows)
     return len(rows)
@@ -185,11 +208,9 @@ def due_deliveries(now: datetime) -> Any:
 def webhook_deliveries_due(now: datetime) -> int:
     """Send every due delivery (up to BATCH) and record the answers."""
     lease_until = now + LEASE
-    with transaction.atomic():
-        due = sweeps.claim_due(due_deliveries(now), limit=BATCH)
-        WebhookDelivery.objects.filter(pk__in=[d.pk for d in due]).update(
-            next_attempt_at=lease_until
-        )
+    due = sweeps.claim_leased(
+        due_deliveries(now), limit=BATCH, field="next_attempt_at", until=lease_until
+    )
     for delivery in due:
         code, error = _send(delivery, now)
         _record(delivery, lease_until, now, code, error)

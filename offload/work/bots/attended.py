@@ -19,7 +19,7 @@ from offload.core import errors
 from offload.tenancy import visibility
 from offload.tenancy.models import Role
 from offload.tenancy.visibility import Principal
-from offload.work import history, lifecycle, routing
+from offload.work import history, lifecycle, routing, services
 from offload.work.bots import invoice_check
 from offload.work.lifecycle import Action, Status
 from offload.work.models import WorkItem, WorkItemEvent
@@ -97,12 +97,7 @@ def work_item_invoice_check(
     """Run the invoice check on the item for a provider user who may act on it (its
     holder, or a supervisor, while it is held); write `bot_checked`; change nothing else."""
     visibility.require(actor, "work_item.act")
-    locked = (
-        visibility.visible(actor, WorkItem.objects.select_for_update()).filter(pk=item.pk).first()
-    )
-    if locked is None:
-        raise errors.NotFound("work item not found")
-    routing.holder_check(actor, locked)
+    locked = services.item_lock(actor, item)
     _check_status(locked)
     process = Process.objects.get(pk=locked.process_id)
     if not is_invoice_process(process):
