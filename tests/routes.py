@@ -23,7 +23,7 @@ from offload.contracts.models import Process
 from offload.contracts.tests.factories import WEEKDAYS_9_TO_5
 from offload.tenancy import visibility
 from offload.tenancy.models import ApiKey, AuditEvent, Site, User
-from offload.work import routing
+from offload.work import leases
 from offload.work import services as work_services
 from offload.work.bots import invoice_check
 from offload.work.models import Offer, WorkItem
@@ -301,7 +301,7 @@ def _offer_to_provider_admin(refs: Refs) -> None:
 
 def _provider_admin_holds_item(refs: Refs) -> None:
     worker = _provider_admin_works(refs)
-    claim = routing.claim_next(actor=visibility.principal_for_user(worker.user))  # type: ignore[arg-type]
+    claim = leases.claim_next(actor=visibility.principal_for_user(worker.user))  # type: ignore[arg-type]
     assert claim is not None
     assert claim.item.pk == refs.item_id
 

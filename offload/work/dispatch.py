@@ -26,7 +26,7 @@ from django.utils import timezone
 from offload.core import errors, sweeps
 from offload.tenancy import visibility
 from offload.tenancy.visibility import Principal
-from offload.work import history, routing, routing_policy
+from offload.work import history, leases, routing
 from offload.work.models import (
     Assignment,
     Offer,
@@ -83,7 +83,7 @@ def _candidates(queue: Queue, now: datetime) -> list[Worker]:
 def _offer_one(
     item: WorkItem,
     workers: Sequence[Worker],
-    grants: dict[int, list[routing_policy.Grant]],
+    grants: dict[int, list[routing.Grant]],
     now: datetime,
 ) -> Offer | None:
     refused = set(
@@ -96,15 +96,7 @@ def _offer_one(
         if worker.pk in refused:
             continue
         mine = [g for g in grants[worker.pk] if g.queue_id == item.queue_id]
-        needed = min(
-            (
-                g.min_wait_s
-                for g in mine
-                if g.language in {item.language, routing_policy.ANY_LANGUAGE}
-            ),
-            default=routing_policy.NEVER,
-        )
-        if waited < needed:
+        if waited < routing.wait_needed(mine, item.language):
             continue
         queue = item.queue
         offer = Offer.objects.create(
@@ -139,9 +131,9 @@ def offers_due(now: datetime) -> int:
             workers = _candidates(queue, now)
             if not workers:
                 continue
-            grants = {w.pk: routing.worker_grants(w, queue.pk, mode=None) for w in workers}
+            grants = {w.pk: leases.worker_grants(w, queue.pk, mode=None) for w in workers}
             waiting = sweeps.claim_due(
-                WorkItem.objects.filter(queue=queue, status__in=routing.BACKLOG)
+                WorkItem.objects.filter(queue=queue, status__in=leases.BACKLOG)
                 .exclude(offers__status=OfferStatus.OPEN)
                 .select_related("queue")
                 .order_by("priority", "created_at", "id"),
@@ -183,7 +175,7 @@ def offers_expired(now: datetime) -> int:
 
 
 def _my_offer(actor: Principal, offer_id: int) -> tuple[Worker, Offer]:
-    worker = routing.worker_of(actor)
+    worker = leases.worker_of(actor)
     offer = Offer.objects.select_for_update().filter(pk=offer_id, worker=worker).first()
     if offer is None:
         raise errors.NotFound(NO_SUCH_OFFER)
@@ -200,9 +192,9 @@ def offer_accept(*, actor: Principal, offer_id: int, now: datetime | None = None
     if offer.expires_at <= now:
         raise errors.Conflict(OFFER_GONE.format(status="expired"), status="expired")
     item = WorkItem.objects.select_for_update().get(pk=offer.item_id)
-    if item.status not in routing.BACKLOG:
+    if item.status not in leases.BACKLOG:
         raise errors.Conflict(NOT_WAITING.format(status=item.status), current=item.status)
-    got = routing.assign(item, worker, actor=actor, how="push", now=now, extra={"offer": offer.pk})
+    got = leases.assign(item, worker, actor=actor, how="push", now=now, extra={"offer": offer.pk})
     if got is None:
         raise errors.Conflict(NO_ROOM.format(channel=item.channel))
     offer.status, offer.answered_at = OfferStatus.ACCEPTED, now
@@ -237,11 +229,11 @@ def _why_not(worker: Worker, item: WorkItem) -> str | None:
         return "deactivated"
     if not worker.processes.filter(pk=item.process_id).exists():
         return "not certified on the process"
-    grants = routing.worker_grants(worker, item.queue_id, mode=None)
+    grants = leases.worker_grants(worker, item.queue_id, mode=None)
     if not grants:
         return "no free capacity on the channel, or skills below the process's levels"
     languages = {g.language for g in grants}
-    if item.language and not languages & {item.language, routing_policy.ANY_LANGUAGE}:
+    if item.language and not languages & {item.language, routing.ANY_LANGUAGE}:
         return f"does not speak '{item.language}'"
     return None
 
@@ -262,10 +254,10 @@ def assign_manually(
         raise errors.ValidationFailed.single("reason", OVERRIDE_NEEDS_REASON)
     now = now or timezone.now()
     locked = visibility.visible(actor, WorkItem.objects.select_for_update()).get(pk=item.pk)
-    current = routing.open_lease(locked)
+    current = leases.open_lease(locked)
     if current is not None and current.worker_id == worker.pk:
         raise errors.Conflict(SAME_WORKER)
-    if current is None and locked.status not in routing.BACKLOG:
+    if current is None and locked.status not in leases.BACKLOG:
         raise errors.Conflict(NOT_WAITING.format(status=locked.status), current=locked.status)
     why = _why_not(worker, locked)
     if why and not override:
@@ -274,7 +266,7 @@ def assign_manually(
         )
     if current is not None:
         # Taken from its holder: the holder's lease ends and its capacity is freed.
-        routing.requeue(
+        leases.requeue(
             locked, current, actor=actor, event="released", reason=f"reassigned: {reason}", now=now
         )
     extra: dict[str, object] = {"by": actor.label}
@@ -285,7 +277,7 @@ def assign_manually(
     Offer.objects.filter(item=locked, status=OfferStatus.OPEN).update(
         status=OfferStatus.DECLINED, answered_at=now
     )
-    got = routing.assign(
+    got = leases.assign(
         locked, worker, actor=actor, how="manual", now=now, extra=extra, force_capacity=override
     )
     if got is None:

@@ -42,7 +42,7 @@ class Queue(TenantOwned):
         help_text='Ordering keys, e.g. ["priority", "due_at", "created_at"]',
     )
     team_leads = models.ManyToManyField(User, blank=True, related_name="led_queues")
-    # Routing (docs/routing.md): bullseye steps [{"after_minutes", "skill_drop",
+    # Routing (docs/leases.md): bullseye steps [{"after_minutes", "skill_drop",
     # "languages"}], how long a lease lasts without work or a heartbeat, and for push
     # queues how long an offer waits and who is offered first.
     relaxation = models.JSONField(default=list, blank=True)
@@ -117,7 +117,7 @@ class WorkItem(TenantOwned):
                 condition=Q(status__in=["queued", "escalated"]),
             ),
             models.Index(fields=["provider", "status"], name="item_provider_status"),
-            # The pull's order across queues (offload.work.routing): read in order,
+            # The pull's order across queues (offload.work.leases): read in order,
             # stopping at the first eligible row that is not locked.
             models.Index(
                 fields=["priority", "due_at", "created_at", "id"],
@@ -133,7 +133,7 @@ class WorkItem(TenantOwned):
 class Assignment(TenantOwned):
     """A worker's lease on an item: at most one open per item (a partial unique
     index), ended by completing, failing, releasing, transferring, waiting on the
-    client, escalating, cancelling or expiring (docs/routing.md)."""
+    client, escalating, cancelling or expiring (docs/leases.md)."""
 
     item = models.ForeignKey(WorkItem, on_delete=models.PROTECT, related_name="assignments")
     worker = models.ForeignKey(

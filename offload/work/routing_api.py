@@ -2,7 +2,7 @@
 
 `POST /work/next` answers 200 with the item the calling worker now holds, or 204
 when nothing it may take is waiting (or it has no free capacity). The caller is
-the worker whose login or key makes the request (docs/routing.md).
+the worker whose login or key makes the request (docs/leases.md).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from offload.core.pagination import DEFAULT_LIMIT, page
 from offload.core.schemas import Page, StrictIn, resolve
 from offload.tenancy import visibility
 from offload.tenancy.api import principal_of
-from offload.work import dispatch, routing
+from offload.work import dispatch, leases
 from offload.work.models import Assignment, Offer, OfferStatus, Queue, WorkItem
 from offload.work.schemas import WorkItemOut
 from offload.workers.models import Worker
@@ -79,7 +79,7 @@ def work_next(request: HttpRequest, payload: WorkNextIn) -> Status[object]:
     if payload.queue_id is not None:
         queue = visibility.get_visible(principal, Queue.objects.all(), pk=payload.queue_id)
     visibility.require(principal, "work_item.act")
-    claim = routing.claim_next(actor=principal, queue=queue)
+    claim = leases.claim_next(actor=principal, queue=queue)
     if claim is None:
         return Status(204, None)
     return Status(200, {"item": claim.item, "lease": _lease_out(claim.assignment)})
@@ -98,7 +98,7 @@ def _visible_item(request: HttpRequest, item_id: int) -> int:
 def work_heartbeat(request: HttpRequest, item_id: int) -> LeaseOut:
     """Extend the caller's lease on an item it holds."""
     principal = principal_of(request)
-    lease = routing.heartbeat(actor=principal, item_id=_visible_item(request, item_id))
+    lease = leases.heartbeat(actor=principal, item_id=_visible_item(request, item_id))
     return _lease_out(lease)
 
 
@@ -110,7 +110,7 @@ def work_heartbeat(request: HttpRequest, item_id: int) -> LeaseOut:
 def work_release(request: HttpRequest, item_id: int, payload: ReleaseIn) -> WorkItem:
     """Give a held item back to its queue (a `released` event)."""
     principal = principal_of(request)
-    return routing.release(
+    return leases.release(
         actor=principal, item_id=_visible_item(request, item_id), reason=payload.reason
     )
 
@@ -118,7 +118,7 @@ def work_release(request: HttpRequest, item_id: int, payload: ReleaseIn) -> Work
 @router.post("/work/wrap-up/done", response=WrapUpOut)
 def work_wrap_up_done(request: HttpRequest) -> WrapUpOut:
     """End the caller's wrap-up: its capacity is free for the next item."""
-    return WrapUpOut(ended=routing.wrap_up_done(actor=principal_of(request)))
+    return WrapUpOut(ended=leases.wrap_up_done(actor=principal_of(request)))
 
 
 # ------------------------------------------------------------------ push offers

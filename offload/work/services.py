@@ -23,7 +23,7 @@ from offload.tenancy import audit, validators, visibility
 from offload.tenancy.models import OrganisationKind, Role, User
 from offload.tenancy.services import save_unique, update_model
 from offload.tenancy.visibility import Principal
-from offload.work import history, lifecycle, mail_send, routing
+from offload.work import history, leases, lifecycle, mail_send
 from offload.work.lifecycle import Action, Status
 from offload.work.models import (
     FailureKind,
@@ -86,7 +86,7 @@ def _require_action(actor: Principal | None, action: Action) -> None:
 
 def item_lock(actor: Principal | None, item: WorkItem) -> WorkItem:
     """The item's row, locked until the transaction ends, if the actor may see it and,
-    while it is held, is its holder or may supervise (routing.holder_check). Every
+    while it is held, is its holder or may supervise (leases.holder_check). Every
     write to an item starts here."""
     qs = WorkItem.objects.select_for_update()
     if actor is not None:
@@ -94,7 +94,7 @@ def item_lock(actor: Principal | None, item: WorkItem) -> WorkItem:
     locked = qs.filter(pk=item.pk).first()
     if locked is None:
         raise errors.NotFound("work item not found")
-    routing.holder_check(actor, locked)
+    leases.holder_check(actor, locked)
     # _save compares against it to keep the holder's lease and capacity in step.
     locked.status_at_lock = locked.status  # type: ignore[attr-defined]
     return locked
@@ -137,10 +137,10 @@ def _save(item: WorkItem, *fields: str) -> None:
         fields = (*fields, "queued_at")
     item.save(update_fields=[*fields, "updated_at"])
     if before != item.status:
-        routing.after_move(item, before, item.status, now)
+        leases.after_move(item, before, item.status, now)
         item.status_at_lock = item.status  # type: ignore[attr-defined]
     else:
-        routing.extend(item, now)
+        leases.extend(item, now)
 
 
 def _text(field: str, value: str) -> tuple[str, str | None]:

@@ -28,7 +28,7 @@ from offload.core import errors, htmx
 from offload.tenancy import visibility
 from offload.tenancy.pages import get_visible_or_404, member_required
 from offload.tenancy.visibility import Principal
-from offload.work import dispatch, routing, selectors, services
+from offload.work import dispatch, leases, selectors, services
 from offload.work.models import Assignment, Offer, OfferStatus, Outcome, Queue, WorkItem
 from offload.workers import selectors as worker_selectors
 from offload.workers import services as worker_services
@@ -313,7 +313,7 @@ def workspace_next(request: HttpRequest, principal: Principal) -> HttpResponseBa
         assert answer is not None
         return answer
     try:
-        claim = routing.claim_next(actor=principal)
+        claim = leases.claim_next(actor=principal)
     except (errors.Conflict, errors.PermissionDenied) as exc:
         item = _visible_item(principal, request.POST.get("item"))
         return _respond(request, principal, worker, item, error=exc.detail, status=409)
@@ -337,7 +337,7 @@ def workspace_wrap_up_done(request: HttpRequest, principal: Principal) -> HttpRe
         return answer
     item = _visible_item(principal, request.POST.get("item"))
     try:
-        routing.wrap_up_done(actor=principal)
+        leases.wrap_up_done(actor=principal)
     except (errors.Conflict, errors.PermissionDenied) as exc:
         return _respond(request, principal, worker, item, error=exc.detail, status=409)
     return _respond(request, principal, worker, item, notice=WRAP_UP_DONE)
@@ -366,7 +366,7 @@ def _act(principal: Principal, item: WorkItem, action: str, form: QueryDict) -> 
         services.work_item_complete(actor=principal, item=item, outcome=outcome)
         return COMPLETED.format(reference=reference, outcome=outcome.replace("_", " ")), False
     if action == "release":
-        routing.release(actor=principal, item_id=item.pk)
+        leases.release(actor=principal, item_id=item.pk)
         return RELEASED.format(reference=reference), False
     raise errors.ValidationFailed.single(
         "action", UNKNOWN_ACTION.format(action=action, allowed=", ".join(ACTIONS))
@@ -404,7 +404,7 @@ def workspace_item_heartbeat(
         return answer
     lease: Assignment | None
     try:
-        lease = routing.heartbeat(actor=principal, item_id=item.pk)
+        lease = leases.heartbeat(actor=principal, item_id=item.pk)
     except (errors.Conflict, errors.PermissionDenied):
         lease = None
     now = timezone.now()
@@ -419,11 +419,8 @@ def workspace_item_heartbeat(
 def _offer_service(answer: str) -> Callable[..., Any] | None:
     """Push routing's offer_accept / offer_decline (offload.work.dispatch); without
     them the page lists offers but offers no buttons."""
-    for module in (dispatch, routing):
-        service: Callable[..., Any] | None = getattr(module, f"offer_{answer}", None)
-        if callable(service):
-            return service
-    return None
+    service: Callable[..., Any] | None = getattr(dispatch, f"offer_{answer}", None)
+    return service if callable(service) else None
 
 
 @member_required

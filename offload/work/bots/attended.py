@@ -19,7 +19,7 @@ from offload.core import errors
 from offload.tenancy import visibility
 from offload.tenancy.models import Role
 from offload.tenancy.visibility import Principal
-from offload.work import history, lifecycle, routing, services
+from offload.work import history, leases, lifecycle, services
 from offload.work.bots import invoice_check
 from offload.work.lifecycle import Action, Status
 from offload.work.models import WorkItem, WorkItemEvent
@@ -109,7 +109,7 @@ def work_item_invoice_check(
     result = invoice_check.check(locked.payload or {}, duplicate_of=earlier_invoice(locked))
     now = timezone.now()
     # Checking is working the item: the holder's lease is extended, as by a comment.
-    routing.extend(locked, now)
+    leases.extend(locked, now)
     data: dict[str, Any] = {**result.as_dict(), "attended": Role.BOT not in actor.roles}
     event = history.append(locked, EVENT, actor=actor, data=data, at=now)
     return result, event

@@ -11,7 +11,7 @@ from offload.contracts.models import Process
 from offload.tenancy import visibility
 from offload.tenancy.tests.factories import api_client, make_api_key, make_user
 from offload.tenancy.visibility import Principal
-from offload.work import routing, services
+from offload.work import leases, services
 from offload.work.bots import attended, invoice_check
 from offload.work.models import Assignment, WorkItem, WorkItemEvent
 from offload.work.tests.factories import (
@@ -167,7 +167,7 @@ def test_only_the_holder_or_a_supervisor_checks_a_held_item():
     process = make_invoice_process()
     item = invoice(process)
     holder, other = agent(process, "holder"), agent(process, "other")
-    claim = routing.claim_next(actor=principal(holder))
+    claim = leases.claim_next(actor=principal(holder))
     assert claim is not None
     lease_before = claim.assignment.lease_expires_at
     lead = make_user(process.provider, "team_lead")

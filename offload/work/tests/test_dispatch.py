@@ -14,7 +14,7 @@ from offload.core import errors
 from offload.tenancy import visibility
 from offload.tenancy.tests.factories import api_client, make_api_key, make_user
 from offload.tenancy.visibility import Principal
-from offload.work import dispatch, intake, routing
+from offload.work import dispatch, intake, leases
 from offload.work.models import Assignment, Offer, OfferStatus, WorkItem, WorkItemEvent
 from offload.work.tests.factories import make_item, make_process
 from offload.workers import services as worker_services
@@ -140,7 +140,7 @@ def test_items_of_push_queues_are_not_pulled():
     make_item(process)
     worker = agent(process)
     # then
-    assert routing.claim_next(actor=principal(worker)) is None
+    assert leases.claim_next(actor=principal(worker)) is None
 
 
 # ------------------------------------------------------------------ manual
@@ -195,7 +195,7 @@ def test_reassigning_a_held_item_frees_the_first_holder():
     process = make_process()
     item = make_item(process)
     first, second = agent(process), agent(process)
-    routing.claim_next(actor=principal(first))
+    leases.claim_next(actor=principal(first))
     # when
     dispatch.assign_manually(
         actor=lead_of(process), item=item, worker=second, reason="Senior needed"
@@ -203,8 +203,8 @@ def test_reassigning_a_held_item_frees_the_first_holder():
     # then
     assert WorkerChannel.objects.get(worker=first).load == 0
     assert WorkerChannel.objects.get(worker=second).load == 1
-    leases = Assignment.objects.filter(item=item).order_by("id")
-    assert [(a.worker_id, a.ended_at is None) for a in leases] == [
+    held = Assignment.objects.filter(item=item).order_by("id")
+    assert [(a.worker_id, a.ended_at is None) for a in held] == [
         (first.pk, False),
         (second.pk, True),
     ]

@@ -16,7 +16,7 @@ from offload.contracts.tests.factories import make_engagement
 from offload.tenancy import visibility
 from offload.tenancy.models import Organisation, User
 from offload.tenancy.tests.factories import make_client, make_provider, make_user
-from offload.work import floor, routing, services
+from offload.work import floor, leases, services
 from offload.work.models import WorkItem
 from offload.work.tests.factories import make_item, make_process, make_queue
 from offload.workers import services as worker_services
@@ -49,7 +49,7 @@ def principal(worker: Worker) -> visibility.Principal:
 
 
 def take(worker: Worker) -> WorkItem:
-    claim = routing.claim_next(actor=principal(worker))
+    claim = leases.claim_next(actor=principal(worker))
     assert claim is not None
     return claim.item
 

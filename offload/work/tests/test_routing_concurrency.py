@@ -15,7 +15,7 @@ import pytest
 from django.db import connection, connections
 
 from offload.tenancy import visibility
-from offload.work import intake, routing, services
+from offload.work import intake, leases, services
 from offload.work.models import Assignment, WorkItem, WorkItemEvent
 from offload.work.tests.factories import make_process
 from offload.workers import services as worker_services
@@ -57,7 +57,7 @@ def test_32_workers_pulling_5000_items_assign_each_exactly_once():
             actor = visibility.principal_for_user(workers[n].user)
             assert actor is not None
             while True:
-                claim = routing.claim_next(actor=actor)
+                claim = leases.claim_next(actor=actor)
                 if claim is None:
                     break
                 services.work_item_complete(actor=actor, item=claim.item, outcome="resolved")
@@ -79,8 +79,8 @@ def test_32_workers_pulling_5000_items_assign_each_exactly_once():
     assert len(done) == ITEMS
     assert len(set(done)) == ITEMS
     assert WorkItem.objects.filter(client=process.client, status="completed").count() == ITEMS
-    leases = Counter(Assignment.objects.values_list("item_id", flat=True))
-    assert set(leases.values()) == {1}
+    per_item = Counter(Assignment.objects.values_list("item_id", flat=True))
+    assert set(per_item.values()) == {1}
     assigned = Counter(
         WorkItemEvent.objects.filter(type="assigned").values_list("item_id", flat=True)
     )

@@ -2,8 +2,8 @@
 
 Hypothesis draws queues (skills required, relaxation steps, ordering), items
 (priority, language, age, SLA due time) and a worker (skills, languages,
-certifications); the SQL claim of offload.work.routing and the pure evaluator of
-offload.work.routing_policy must choose the same item, or both none.
+certifications); the SQL claim of offload.work.leases and the pure evaluator of
+offload.work.routing must choose the same item, or both none.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from offload.contracts.tests.factories import make_engagement
 from offload.tenancy import visibility
-from offload.work import intake, routing
+from offload.work import intake, leases
 from offload.work.models import Queue, WorkItem
-from offload.work.routing_policy import ItemView, Router
+from offload.work.routing import ItemView, Router
 from offload.work.tests.factories import make_item, make_process
 from offload.workers import services as worker_services
 from offload.workers.tests.factories import make_agent
@@ -112,12 +112,12 @@ def test_the_sql_claim_and_the_pure_evaluator_pick_the_same_item(
         )
         one = made[0] if pull_one_queue else None
         # the pure evaluator, on the same rows
-        router = Router({q.pk: routing.queue_policy(q, q.process) for q in made})
+        router = Router({q.pk: leases.queue_policy(q, q.process) for q in made})
         views = [
             ItemView(
                 id=i.pk,
                 queue_id=i.queue_id,
-                priority=routing.PRIORITY_RANK[i.priority],
+                priority=leases.PRIORITY_RANK[i.priority],
                 language=i.language,
                 created_at=i.created_at.timestamp(),
                 queued_at=(i.queued_at or i.created_at).timestamp(),
@@ -127,14 +127,14 @@ def test_the_sql_claim_and_the_pure_evaluator_pick_the_same_item(
         ]
         expected = router.pick(
             views,
-            routing.worker_view(worker),
+            leases.worker_view(worker),
             now.timestamp(),
             queue_id=one.pk if one else None,
         )
         # the SQL claim
         actor = visibility.principal_for_user(worker.user)
         assert actor is not None
-        claim = routing.claim_next(actor=actor, queue=one, now=now)
+        claim = leases.claim_next(actor=actor, queue=one, now=now)
         event("an item was picked" if claim else "nothing was eligible")
         assert (claim.item.pk if claim else None) == (expected.id if expected else None)
         transaction.set_rollback(True)

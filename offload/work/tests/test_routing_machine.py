@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from offload.tenancy import visibility
 from offload.tenancy.visibility import Principal
-from offload.work import routing, services
+from offload.work import leases, services
 from offload.work.models import Assignment, WorkItem
 from offload.work.tests.factories import make_item, make_process
 from offload.workers import services as worker_services
@@ -68,23 +68,23 @@ class Routing(RuleBasedStateMachine):
             WorkItem.objects.filter(
                 assignments__worker=self.workers[n],
                 assignments__ended_at__isnull=True,
-                status__in=sorted(routing.USING_CAPACITY),
+                status__in=sorted(leases.USING_CAPACITY),
             )
         )
 
     @rule(n=st.integers(0, WORKERS - 1))
     def pull(self, n: int) -> None:
-        routing.claim_next(actor=self.actors[n], now=self.clock)
+        leases.claim_next(actor=self.actors[n], now=self.clock)
 
     @rule(n=st.integers(0, WORKERS - 1))
     def heartbeat(self, n: int) -> None:
         for item in self._held(n)[:1]:
-            routing.heartbeat(actor=self.actors[n], item_id=item.pk, now=self.clock)
+            leases.heartbeat(actor=self.actors[n], item_id=item.pk, now=self.clock)
 
     @rule(minutes=st.integers(1, 20))
     def time_passes_and_leases_expire(self, minutes: int) -> None:
         self.clock += timedelta(minutes=minutes)
-        routing.leases_expired(self.clock)
+        leases.leases_expired(self.clock)
 
     @rule(n=st.integers(0, WORKERS - 1))
     def complete(self, n: int) -> None:
@@ -101,7 +101,7 @@ class Routing(RuleBasedStateMachine):
     @rule(n=st.integers(0, WORKERS - 1))
     def release(self, n: int) -> None:
         for item in self._held(n)[:1]:
-            routing.release(actor=self.actors[n], item_id=item.pk, now=self.clock)
+            leases.release(actor=self.actors[n], item_id=item.pk, now=self.clock)
 
     @invariant()
     def one_owner_per_item(self) -> None:
@@ -118,7 +118,7 @@ class Routing(RuleBasedStateMachine):
             held = Assignment.objects.filter(
                 worker=worker,
                 ended_at__isnull=True,
-                item__status__in=sorted(routing.USING_CAPACITY),
+                item__status__in=sorted(leases.USING_CAPACITY),
             ).count()
             assert load == held
             assert 0 <= load <= CAPACITY
@@ -127,7 +127,7 @@ class Routing(RuleBasedStateMachine):
     def no_item_is_lost(self) -> None:
         for item in WorkItem.objects.filter(pk__in=self.items):
             held = Assignment.objects.filter(item=item, ended_at__isnull=True).exists()
-            if item.status in routing.USING_CAPACITY:
+            if item.status in leases.USING_CAPACITY:
                 assert held, f"item {item.pk} is {item.status} without a holder"
             else:
                 assert item.status in {"queued", "completed", "failed"}

@@ -14,7 +14,7 @@ from offload.contracts.tests.factories import make_engagement
 from offload.tenancy import visibility
 from offload.tenancy.models import Organisation, User
 from offload.tenancy.tests.factories import make_client, make_provider, make_user
-from offload.work import dispatch, routing, workspace_views
+from offload.work import dispatch, leases, workspace_views
 from offload.work.models import Assignment, Offer, WorkItem, WorkItemEvent
 from offload.work.tests.factories import make_item, make_process, make_queue
 from offload.workers import services as worker_services
@@ -70,7 +70,7 @@ def available(worker: Worker) -> Worker:
 def take(worker: Worker) -> WorkItem:
     principal = visibility.principal_for_user(worker.user)
     assert principal is not None
-    claim = routing.claim_next(actor=principal)
+    claim = leases.claim_next(actor=principal)
     assert claim is not None
     return claim.item
 
@@ -406,8 +406,7 @@ def offered(shop: dict[str, Any]) -> dict[str, Any]:
 
 def test_open_offers_are_listed_without_buttons_until_push_routing_answers(offered, monkeypatch):
     # given: no offer services anywhere
-    for module in (dispatch, routing):
-        monkeypatch.delattr(module, "offer_accept", raising=False)
+    monkeypatch.delattr(dispatch, "offer_accept", raising=False)
     # when
     body = browser(offered["maria"].user).get("/workspace/").content.decode()
     # then: listed, without buttons that could not work

@@ -1,0 +1,632 @@
+"""Routing: who holds which item, as leases, and how items get to workers.
+
+An assignment is a lease: a row of `Assignment` with an expiry, at most one open
+per item (a partial unique index makes a second owner impossible, whatever the
+code does). Working the item or a heartbeat extends it; the `work.lease_expiry`
+sweep returns expired items to their queue and frees the worker's capacity.
+
+Pull (`claim_next`) picks the best item the worker may take and assigns it. The
+pick is the policy of offload.work.routing compiled into SQL: the worker's
+grants (queue, item language, minimum wait) are joined to the backlog. On
+PostgreSQL the pick, the capacity check, the item update, its event and the lease
+are one statement (data-modifying CTEs, the pick with SKIP LOCKED); SQLite runs
+the same pick in its single-writer transaction through the ORM.
+
+Capacity is `WorkerChannel.load` against `capacity`: taken when a lease opens,
+given back when it ends (or when wrap-up ends, for agents).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from offload.contracts.models import Process
+from offload.core import errors, sweeps
+from offload.tenancy.visibility import Principal
+from offload.work import history, routing
+from offload.work.models import Assignment, Queue, RoutingMode, WorkItem, WorkItemEvent
+from offload.work.routing import Grant, QueuePolicy, RelaxStep, WorkerView
+from offload.workers.models import Presence, Worker, WorkerChannel, WorkerKind
+
+logger = logging.getLogger(__name__)
+
+# Statuses in which an item is held by a worker.
+# Statuses from which an item may be claimed.
+BACKLOG = ("queued", "escalated")
+EXPIRY_BATCH = 200
+PRIORITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
+
+NOT_A_WORKER = "the caller is not a worker; pulling work needs a worker's login or key"
+INACTIVE = "this worker is deactivated"
+NOT_AVAILABLE = "set your presence to available to take work (it is {presence})"
+NOT_HOLDER = "this item is not held by you"
+
+
+# ------------------------------------------------------------------ policies
+
+
+def queue_policy(queue: Queue, process: Process) -> QueuePolicy:
+    steps = tuple(
+        RelaxStep(
+            after_s=int(step.get("after_minutes", 0)) * 60,
+            skill_drop=int(step.get("skill_drop", 0)),
+            languages=frozenset(step.get("languages", [])),
+        )
+        for step in (queue.relaxation or [])
+    )
+    ordering = tuple(queue.ordering or routing.DEFAULT_ORDERING)
+    return QueuePolicy(
+        queue_id=queue.pk,
+        process_id=process.pk,
+        channel=process.channel,
+        required_skills=dict(process.required_skills or {}),
+        ordering=ordering,
+        relaxation=steps,
+    )
+
+
+def policies_for(worker: Worker, mode: str | None = RoutingMode.PULL) -> list[QueuePolicy]:
+    """The policies of the queues (of `mode`; any if None) of the processes the worker
+    is certified on. Items of push queues are offered, never pulled."""
+    process_ids = [p.pk for p in worker.processes.all()]
+    queues = Queue.objects.filter(process_id__in=process_ids, is_review=False)
+    if mode is not None:
+        queues = queues.filter(routing_mode=mode)
+    return [queue_policy(q, q.process) for q in queues.select_related("process")]
+
+
+def worker_view(worker: Worker) -> WorkerView:
+    channels = list(worker.channels.all())  # prefetched by the worker's selectors
+    skills = {} if worker.kind == WorkerKind.BOT else dict(worker.skills or {})
+    languages = frozenset(worker.languages or [])
+    return WorkerView(
+        id=worker.pk,
+        skills=skills,
+        languages=languages,
+        certified=frozenset(p.pk for p in worker.processes.all()),
+        free={c.channel: c.capacity - c.load for c in channels},
+    )
+
+
+def worker_grants(
+    worker: Worker, queue_id: int | None = None, mode: str | None = RoutingMode.PULL
+) -> list[Grant]:
+    policies = policies_for(worker, mode)
+    if queue_id is not None:
+        policies = [p for p in policies if p.queue_id == queue_id]
+    view = worker_view(worker)
+    if worker.kind == WorkerKind.BOT:
+        # A bot's eligibility is its processes: skills and languages are an agent's.
+        policies = [
+            QueuePolicy(p.queue_id, p.process_id, p.channel, {}, p.ordering, ()) for p in policies
+        ]
+        view = WorkerView(view.id, {}, frozenset(), view.certified, view.free)
+        return [g for g in routing.grants(policies, view) if g.language == ""] + [
+            Grant(p.queue_id, routing.ANY_LANGUAGE, 0)
+            for p in policies
+            if p.process_id in view.certified and view.free.get(p.channel, 0) > 0
+        ]
+    return routing.grants(policies, view)
+
+
+def _ordering_sql(ordering: Sequence[str]) -> str:
+    columns = {
+        "priority": "i.priority",
+        "due_at": "i.due_at NULLS LAST"
+        if connection.vendor == "postgresql"
+        else "i.due_at IS NULL, i.due_at",
+        "created_at": "i.created_at",
+    }
+    return ", ".join([*(columns[key] for key in ordering), "i.id"])
+
+
+# ------------------------------------------------------------------ the worker
+
+
+def worker_of(actor: Principal) -> Worker:
+    from offload.workers.selectors import worker_for_principal
+
+    worker = worker_for_principal(actor)
+    if worker is None:
+        raise errors.PermissionDenied(NOT_A_WORKER)
+    if not worker.is_active:
+        raise errors.PermissionDenied(INACTIVE)
+    return worker
+
+
+# ------------------------------------------------------------------ claim
+
+
+@dataclass(frozen=True)
+class Claim:
+    item: WorkItem
+    assignment: Assignment
+
+
+def _lease_seconds(queue_id: int) -> int:
+    return int(Queue.objects.filter(pk=queue_id).values_list("lease_seconds", flat=True)[0])
+
+
+_CLAIM_SQL = """
+WITH g(queue_id, language, min_wait) AS (
+    SELECT * FROM unnest(%(g_queue)s::bigint[], %(g_lang)s::text[], %(g_wait)s::float8[])
+),
+picked AS (
+    SELECT i.id, i.channel, i.client_id, i.provider_id, i.queue_id, i.status
+    FROM work_workitem i
+    WHERE i.status IN ('queued', 'escalated')
+      AND i.queue_id = ANY(%(queues)s::bigint[])
+      AND EXISTS (
+        SELECT 1 FROM g
+        WHERE g.queue_id = i.queue_id
+          AND (g.language = i.language OR g.language = '*')
+          AND COALESCE(i.queued_at, i.created_at) <= %(now)s - g.min_wait * interval '1 second'
+      )
+    ORDER BY {ordering}
+    LIMIT 1
+    FOR UPDATE OF i SKIP LOCKED
+),
+cap AS (
+    UPDATE workers_workerchannel wc SET load = wc.load + 1
+    FROM picked p
+    WHERE wc.worker_id = %(worker)s AND wc.channel = p.channel AND wc.load < wc.capacity
+    RETURNING wc.id
+),
+upd AS (
+    UPDATE work_workitem i
+    SET status = 'assigned', assignee_id = %(user)s, updated_at = %(now)s
+    FROM picked p
+    WHERE i.id = p.id AND EXISTS (SELECT 1 FROM cap)
+    RETURNING i.*, p.status AS before
+),
+lease AS (
+    INSERT INTO work_assignment
+        (item_id, worker_id, client_id, provider_id, assigned_at, lease_expires_at,
+         how, work_seconds, wrap_seconds, created_at, updated_at, end_reason)
+    SELECT u.id, %(worker)s, u.client_id, u.provider_id, %(now)s,
+           %(now)s + q.lease_seconds * interval '1 second', 'pull', 0, 0, %(now)s, %(now)s, ''
+    FROM upd u JOIN work_queue q ON q.id = u.queue_id
+    RETURNING id, item_id, lease_expires_at
+),
+ev AS (
+    INSERT INTO work_workitemevent
+        (item_id, client_id, provider_id, seq, type, at, actor_user_id, actor_api_key_id,
+         actor_label, data)
+    SELECT u.id, u.client_id, u.provider_id,
+           (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM work_workitemevent e WHERE e.item_id = u.id),
+           'assigned', %(now)s, %(user)s, %(api_key)s, %(label)s,
+           jsonb_build_object('from_status', u.before, 'to_status', 'assigned',
+                              'worker', %(worker)s, 'how', 'pull',
+                              'lease_expires_at', to_char(l.lease_expires_at AT TIME ZONE 'UTC',
+                                                          'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+    FROM upd u JOIN lease l ON l.item_id = u.id
+    RETURNING id, item_id, client_id, provider_id
+),
+hooks AS (
+    -- The webhook outbox row of each subscribed endpoint, with the event.
+    INSERT INTO work_webhookdelivery
+        (created_at, updated_at, client_id, provider_id, endpoint_id, item_id, event_id,
+         status, attempts, next_attempt_at, last_error)
+    SELECT %(now)s, %(now)s, ev.client_id, ev.provider_id, e.id, ev.item_id, ev.id,
+           'pending', 0, %(now)s, ''
+    FROM ev JOIN work_webhookendpoint e
+      ON e.client_id = ev.client_id AND e.is_active
+     AND (e.event_types @> '["assigned"]'::jsonb OR e.event_types @> '["*"]'::jsonb)
+    RETURNING id
+),
+busy AS (
+    UPDATE workers_worker SET idle_since = NULL
+    WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
+    RETURNING id
+)
+SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until,
+       (SELECT count(*) FROM hooks) AS hooks, (SELECT count(*) FROM busy) AS busy
+FROM upd u JOIN lease l ON l.item_id = u.id
+"""
+
+
+def _claim_postgresql(
+    actor: Principal, worker: Worker, grants: list[Grant], ordering: Sequence[str], now: datetime
+) -> tuple[WorkItem, Assignment] | None:
+    params: dict[str, Any] = {
+        "g_queue": [g.queue_id for g in grants],
+        "g_lang": [g.language for g in grants],
+        "g_wait": [min(g.min_wait_s, 10**9) for g in grants],
+        "queues": sorted({g.queue_id for g in grants}),
+        "now": now,
+        "worker": worker.pk,
+        "user": worker.user_id,
+        "api_key": actor.api_key.pk if actor.api_key else None,
+        "label": actor.label,
+    }
+    sql = _CLAIM_SQL.format(ordering=_ordering_sql(ordering))
+    # raw() maps the item's columns onto a WorkItem (with its JSON decoded), and the
+    # lease's columns onto attributes of it: no second round trip.
+    item = next(iter(WorkItem.objects.raw(sql, params)), None)
+    if item is None:
+        return None
+    lease = Assignment(
+        id=item.lease_id,  # type: ignore[attr-defined]
+        item_id=item.pk,
+        worker_id=worker.pk,
+        client_id=item.client_id,
+        provider_id=item.provider_id,
+        assigned_at=now,
+        lease_expires_at=item.lease_until,  # type: ignore[attr-defined]
+        how="pull",
+        created_at=now,
+        updated_at=now,
+    )
+    lease._state.adding = False
+    return item, lease
+
+
+def _eligible_q(grants: Iterable[Grant], now: datetime) -> Q:
+    condition = Q(pk__in=[])
+    for g in grants:
+        waited_since = now - timedelta(seconds=min(g.min_wait_s, 10**9))
+        language = Q() if g.language == routing.ANY_LANGUAGE else Q(language=g.language)
+        condition |= (
+            Q(queue_id=g.queue_id)
+            & language
+            & (
+                Q(queued_at__lte=waited_since)
+                | Q(queued_at__isnull=True, created_at__lte=waited_since)
+            )
+        )
+    return condition
+
+
+def _order_by(ordering: Sequence[str]) -> list[Any]:
+    keys: list[Any] = []
+    for key in ordering:
+        keys.append(F("due_at").asc(nulls_last=True) if key == "due_at" else key)
+    return [*keys, "id"]
+
+
+def _claim_orm(
+    actor: Principal, worker: Worker, grants: list[Grant], ordering: Sequence[str], now: datetime
+) -> tuple[WorkItem, Assignment] | None:
+    item = (
+        WorkItem.objects.filter(status__in=BACKLOG)
+        .filter(_eligible_q(grants, now))
+        .order_by(*_order_by(ordering))
+        .first()
+    )
+    if item is None:
+        return None
+    got = assign(item, worker, actor=actor, how="pull", now=now)
+    if got is None:
+        return None
+    return item, got[0]
+
+
+def assign(
+    item: WorkItem,
+    worker: Worker,
+    *,
+    actor: Principal | None,
+    how: str,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+    force_capacity: bool = False,
+) -> tuple[Assignment, WorkItemEvent] | None:
+    """Give a locked backlog item to a worker: a unit of its capacity (None if it has
+    none free, unless forced by an override), the lease, the item and its event."""
+    channel = WorkerChannel.objects.filter(worker=worker, channel=item.channel)
+    if force_capacity:
+        taken = channel.update(load=F("load") + 1)
+    else:
+        taken = channel.filter(load__lt=F("capacity")).update(load=F("load") + 1)
+    if not taken:
+        return None
+    before = item.status
+    item.status, item.assignee_id, item.updated_at = "assigned", worker.user_id, now
+    item.save(update_fields=["status", "assignee", "updated_at"])
+    lease = Assignment.objects.create(
+        item=item,
+        worker=worker,
+        client_id=item.client_id,
+        provider_id=item.provider_id,
+        assigned_at=now,
+        lease_expires_at=_lease_for(item, now),
+        how=how,
+    )
+    Worker.objects.filter(pk=worker.pk).update(idle_since=None)
+    event = history.append(
+        item,
+        "assigned",
+        actor=actor,
+        at=now,
+        data={
+            "from_status": before,
+            "to_status": "assigned",
+            "worker": worker.pk,
+            "how": how,
+            "lease_expires_at": lease.lease_expires_at.isoformat(),
+            **(extra or {}),
+        },
+    )
+    return lease, event
+
+
+@transaction.atomic
+def claim_next(
+    *, actor: Principal, queue: Queue | None = None, now: datetime | None = None
+) -> Claim | None:
+    """Assign the calling worker the best item it may take now, or None (204)."""
+    worker = worker_of(actor)
+    if worker.presence != Presence.AVAILABLE:
+        raise errors.Conflict(
+            NOT_AVAILABLE.format(presence=worker.presence), presence=worker.presence
+        )
+    now = now or timezone.now()
+    grants = worker_grants(worker, queue.pk if queue else None)
+    if not grants:
+        return None
+    ordering = routing.DEFAULT_ORDERING
+    if queue is not None:
+        ordering = tuple(queue.ordering or routing.DEFAULT_ORDERING)
+    if connection.vendor == "postgresql":
+        got = _claim_postgresql(actor, worker, grants, ordering, now)
+    else:
+        got = _claim_orm(actor, worker, grants, ordering, now)
+    if got is None:
+        return None
+    return Claim(item=got[0], assignment=got[1])
+
+
+# ------------------------------------------------------------------ leases and moves
+
+# Statuses whose holder uses a unit of capacity; a waiting item stays with its
+# holder without using any (the customer has the ball).
+USING_CAPACITY = frozenset({"assigned", "in_progress"})
+OWNED = USING_CAPACITY | {"waiting_on_client"}
+
+
+def open_lease(item: WorkItem) -> Assignment | None:
+    return (
+        Assignment.objects.select_for_update()
+        .select_related("worker")
+        .filter(item=item, ended_at__isnull=True)
+        .first()
+    )
+
+
+def _take(worker_id: int, channel: str) -> None:
+    # A resumed item comes back to its holder even when that overfills it: the
+    # holder takes nothing new until it drains (WorkerChannel allows load > capacity).
+    WorkerChannel.objects.filter(worker_id=worker_id, channel=channel).update(load=F("load") + 1)
+
+
+def _free(worker_id: int, channel: str, now: datetime) -> None:
+    WorkerChannel.objects.filter(worker_id=worker_id, channel=channel, load__gt=0).update(
+        load=F("load") - 1
+    )
+    # Idle from now if it holds nothing any more (one statement, not a read then a write).
+    busy = WorkerChannel.objects.filter(worker_id=OuterRef("pk"), load__gt=0)
+    Worker.objects.filter(pk=worker_id, presence=Presence.AVAILABLE).exclude(Exists(busy)).update(
+        idle_since=now
+    )
+
+
+def _lease_for(item: WorkItem, now: datetime) -> datetime:
+    return now + timedelta(seconds=_lease_seconds(item.queue_id))
+
+
+def _close(lease: Assignment, reason: str, now: datetime) -> None:
+    """End the lease (unsaved): why, when, and the working time it measured."""
+    lease.ended_at, lease.end_reason = now, reason
+    lease.work_seconds = max(0, int((now - lease.assigned_at).total_seconds()))
+
+
+def after_move(item: WorkItem, before: str, after: str, now: datetime) -> Assignment | None:
+    """Keep the lease and the holder's capacity in step with a status change made by a
+    work service in its transaction; returns the lease it ended, if any."""
+    lease = open_lease(item)
+    if lease is None:
+        return None
+    if after in OWNED:
+        if after in USING_CAPACITY:
+            if before not in USING_CAPACITY:
+                _take(lease.worker_id, item.channel)
+            lease.lease_expires_at = _lease_for(item, now)
+            lease.save(update_fields=["lease_expires_at", "updated_at"])
+        elif before in USING_CAPACITY:
+            _free(lease.worker_id, item.channel, now)
+        return None
+    _close(lease, after, now)
+    wrap_up = 0
+    if after == "completed" and lease.worker.kind == WorkerKind.AGENT and before in USING_CAPACITY:
+        wrap_up = int(
+            Process.objects.filter(pk=item.process_id).values_list("wrap_up_seconds", flat=True)[0]
+        )
+    if wrap_up > 0:
+        # Capacity stays taken until the wrap-up ends (the agent says so, or the limit).
+        lease.wrap_up_until = now + timedelta(seconds=wrap_up)
+    elif before in USING_CAPACITY:
+        _free(lease.worker_id, item.channel, now)
+    lease.save()
+    return lease
+
+
+def extend(item: WorkItem, now: datetime) -> None:
+    """Working an item keeps its lease alive (only a held item has one that runs)."""
+    if item.status not in USING_CAPACITY:
+        return
+    Assignment.objects.filter(item=item, ended_at__isnull=True).update(
+        lease_expires_at=_lease_for(item, now), updated_at=now
+    )
+
+
+def holder_check(actor: Principal | None, item: WorkItem) -> None:
+    """Only the holder acts on a held item; its team leads, ops managers, admins, the
+    client and the system still may (they supervise, or answer)."""
+    if actor is None or actor.is_client or item.status not in OWNED:
+        return
+    if actor.roles & SUPERVISORS:
+        return
+    holder = (
+        Assignment.objects.filter(item=item, ended_at__isnull=True)
+        .values_list("worker_id", "worker__user_id")
+        .first()
+    )
+    if holder is None:
+        return
+    worker_id, user_id = holder
+    if actor.user is None or user_id != actor.user.pk:
+        raise errors.Conflict(HELD_BY_OTHER.format(worker=worker_id), holder=worker_id)
+
+
+SUPERVISORS = frozenset({"admin", "ops_manager", "team_lead"})
+HELD_BY_OTHER = "this item is held by worker {worker}; only its holder or a team lead may act on it"
+
+
+# ------------------------------------------------------------------ heartbeat, release, wrap-up
+
+
+def _held_by(actor: Principal, item_id: int) -> tuple[Worker, WorkItem, Assignment]:
+    worker = worker_of(actor)
+    item = WorkItem.objects.select_for_update().filter(pk=item_id).first()
+    lease = (
+        Assignment.objects.select_for_update()
+        .filter(item_id=item_id, ended_at__isnull=True, worker=worker)
+        .first()
+    )
+    if item is None or lease is None:
+        raise errors.Conflict(NOT_HOLDER)
+    return worker, item, lease
+
+
+@transaction.atomic
+def heartbeat(*, actor: Principal, item_id: int, now: datetime | None = None) -> Assignment:
+    """Extend the caller's lease on an item it holds (409 if it does not hold it)."""
+    now = now or timezone.now()
+    _, item, lease = _held_by(actor, item_id)
+    lease.lease_expires_at = _lease_for(item, now)
+    lease.save(update_fields=["lease_expires_at", "updated_at"])
+    return lease
+
+
+@transaction.atomic
+def release(
+    *, actor: Principal, item_id: int, reason: str = "", now: datetime | None = None
+) -> WorkItem:
+    """Give a held item back to its queue, untouched by anyone else meanwhile."""
+    now = now or timezone.now()
+    _, item, lease = _held_by(actor, item_id)
+    return requeue(item, lease, actor=actor, event="released", reason=reason or "released", now=now)
+
+
+def requeue(
+    item: WorkItem,
+    lease: Assignment,
+    *,
+    actor: Principal | None,
+    event: str,
+    reason: str,
+    now: datetime,
+) -> WorkItem:
+    before = item.status
+    _close(lease, event, now)
+    lease.save()
+    if before in USING_CAPACITY:
+        _free(lease.worker_id, item.channel, now)
+    item.status, item.assignee, item.queued_at = "queued", None, now
+    item.save(update_fields=["status", "assignee", "queued_at", "updated_at"])
+    history.append(
+        item,
+        event,
+        actor=actor,
+        at=now,
+        data={
+            "from_status": before,
+            "to_status": "queued",
+            "worker": lease.worker_id,
+            "reason": reason,
+        },
+    )
+    return item
+
+
+@sweeps.register("work.lease_expiry")
+def leases_expired(now: datetime) -> int:
+    """Items whose holder stopped working them (a killed bot, a closed browser) go
+    back to their queue with a `lease_expired` event; the holder's capacity is freed."""
+    with transaction.atomic():
+        due = sweeps.claim_due(
+            Assignment.objects.filter(
+                ended_at__isnull=True,
+                lease_expires_at__lte=now,
+                item__status__in=sorted(USING_CAPACITY),
+            ).order_by("lease_expires_at"),
+            limit=EXPIRY_BATCH,
+        )
+        for lease in due:
+            item = WorkItem.objects.select_for_update().get(pk=lease.item_id)
+            if item.status not in USING_CAPACITY:
+                continue
+            requeue(item, lease, actor=None, event="lease_expired", reason="lease expired", now=now)
+    return len(due)
+
+
+def _end_wrap_up(
+    lease: Assignment, item: WorkItem, now: datetime, *, actor: Principal | None
+) -> None:
+    until = lease.wrap_up_until or now
+    end = min(now, until)
+    lease.wrap_seconds = (
+        max(1, int((end - lease.ended_at).total_seconds())) if lease.ended_at else 1
+    )
+    lease.save(update_fields=["wrap_seconds", "updated_at"])
+    _free(lease.worker_id, item.channel, now)
+    history.append(
+        item,
+        "wrap_up_ended",
+        actor=actor,
+        at=now,
+        data={
+            "worker": lease.worker_id,
+            "work_seconds": lease.work_seconds,
+            "wrap_seconds": lease.wrap_seconds,
+            "handle_seconds": lease.work_seconds + lease.wrap_seconds,
+        },
+    )
+
+
+@transaction.atomic
+def wrap_up_done(*, actor: Principal, now: datetime | None = None) -> int:
+    """The calling agent ends its wrap-ups: its capacity is free for the next item."""
+    now = now or timezone.now()
+    worker = worker_of(actor)
+    leases = list(
+        Assignment.objects.select_for_update()
+        .filter(worker=worker, wrap_up_until__isnull=False, wrap_seconds=0)
+        .select_related("item")
+    )
+    for lease in leases:
+        _end_wrap_up(lease, lease.item, now, actor=actor)
+    return len(leases)
+
+
+@sweeps.register("work.wrap_up_expiry")
+def wrap_ups_expired(now: datetime) -> int:
+    """Wrap-ups that reached the process's limit end by themselves."""
+    with transaction.atomic():
+        due = sweeps.claim_due(
+            Assignment.objects.filter(wrap_up_until__lte=now, wrap_seconds=0)
+            .select_related("item")
+            .order_by("wrap_up_until"),
+            limit=EXPIRY_BATCH,
+        )
+        for lease in due:
+            _end_wrap_up(lease, lease.item, now, actor=None)
+    return len(due)
