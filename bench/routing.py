@@ -4,7 +4,7 @@ On the database DATABASE_URL names (`offload bench` points it at
 BENCH_DATABASE_URL and migrates it first):
 
 1. Service level, in process (no HTTP): THREADS threads, each a worker with its
-   own connection, loop `leases.claim_next` then `services.work_item_complete`
+   own connection, loop `leases.work_item_claim` then `services.work_item_complete`
    (events, leases and capacity included) against ITEMS queued items spread over
    QUEUES queues whose processes require skills and languages, for SECONDS or
    until the backlog is empty. `cycles_per_s`, `pull_p99_ms` (the claim's latency
@@ -161,7 +161,7 @@ def bench_service(world: World, seconds: float) -> tuple[float, float, int]:
             start_gate.wait()
             while time.perf_counter() < deadline[0]:
                 t0 = time.perf_counter()
-                claim = leases.claim_next(actor=actor)
+                claim = leases.work_item_claim(actor=actor)
                 mine.append(time.perf_counter() - t0)
                 if claim is None:
                     break

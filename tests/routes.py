@@ -301,7 +301,7 @@ def _offer_to_provider_admin(refs: Refs) -> None:
 
 def _provider_admin_holds_item(refs: Refs) -> None:
     worker = _provider_admin_works(refs)
-    claim = leases.claim_next(actor=visibility.principal_for_user(worker.user))  # type: ignore[arg-type]
+    claim = leases.work_item_claim(actor=visibility.principal_for_user(worker.user))  # type: ignore[arg-type]
     assert claim is not None
     assert claim.item.pk == refs.item_id
 

@@ -239,7 +239,7 @@ def _why_not(worker: Worker, item: WorkItem) -> str | None:
 
 
 @transaction.atomic
-def assign_manually(
+def work_item_assign(
     *,
     actor: Principal,
     item: WorkItem,

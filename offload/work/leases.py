@@ -5,7 +5,7 @@ per item (a partial unique index makes a second owner impossible, whatever the
 code does). Working the item or a heartbeat extends it; the `work.lease_expiry`
 sweep returns expired items to their queue and frees the worker's capacity.
 
-Pull (`claim_next`) picks the best item the worker may take and assigns it. The
+Pull (`work_item_claim`) picks the best item the worker may take and assigns it. The
 pick is the policy of offload.work.routing compiled into SQL: the worker's
 grants (queue, item language, minimum wait) are joined to the backlog. On
 PostgreSQL the pick, the capacity check, the item update, its event and the lease
@@ -359,7 +359,7 @@ def assign(
 
 
 @transaction.atomic
-def claim_next(
+def work_item_claim(
     *, actor: Principal, queue: Queue | None = None, now: datetime | None = None
 ) -> Claim | None:
     """Assign the calling worker the best item it may take now, or None (204)."""
@@ -507,7 +507,7 @@ def _held_by(actor: Principal, item_id: int) -> tuple[Worker, WorkItem, Assignme
 
 
 @transaction.atomic
-def heartbeat(*, actor: Principal, item_id: int, now: datetime | None = None) -> Assignment:
+def lease_heartbeat(*, actor: Principal, item_id: int, now: datetime | None = None) -> Assignment:
     """Extend the caller's lease on an item it holds (409 if it does not hold it)."""
     now = now or timezone.now()
     _, item, lease = _held_by(actor, item_id)
@@ -517,7 +517,7 @@ def heartbeat(*, actor: Principal, item_id: int, now: datetime | None = None) ->
 
 
 @transaction.atomic
-def release(
+def lease_release(
     *, actor: Principal, item_id: int, reason: str = "", now: datetime | None = None
 ) -> WorkItem:
     """Give a held item back to its queue, untouched by anyone else meanwhile."""
@@ -603,7 +603,7 @@ def _end_wrap_up(
 
 
 @transaction.atomic
-def wrap_up_done(*, actor: Principal, now: datetime | None = None) -> int:
+def wrap_up_end(*, actor: Principal, now: datetime | None = None) -> int:
     """The calling agent ends its wrap-ups: its capacity is free for the next item."""
     now = now or timezone.now()
     worker = worker_of(actor)

@@ -72,14 +72,14 @@ def _lease_out(lease: Assignment) -> LeaseOut:
     response={200: WorkClaimOut, 204: None},
     description="403 when the caller is not an active worker; 409 when it is not available.",
 )
-def work_next(request: HttpRequest, payload: WorkNextIn) -> Status[object]:
+def work_item_claim(request: HttpRequest, payload: WorkNextIn) -> Status[object]:
     """Assign the caller the best item it may take now: 200 with it, or 204."""
     principal = principal_of(request)
     queue = None
     if payload.queue_id is not None:
         queue = visibility.get_visible(principal, Queue.objects.all(), pk=payload.queue_id)
     visibility.require(principal, "work_item.act")
-    claim = leases.claim_next(actor=principal, queue=queue)
+    claim = leases.work_item_claim(actor=principal, queue=queue)
     if claim is None:
         return Status(204, None)
     return Status(200, {"item": claim.item, "lease": _lease_out(claim.assignment)})
@@ -95,10 +95,10 @@ def _visible_item(request: HttpRequest, item_id: int) -> int:
     response=LeaseOut,
     description="409 when the caller does not hold the item.",
 )
-def work_heartbeat(request: HttpRequest, item_id: int) -> LeaseOut:
+def lease_heartbeat(request: HttpRequest, item_id: int) -> LeaseOut:
     """Extend the caller's lease on an item it holds."""
     principal = principal_of(request)
-    lease = leases.heartbeat(actor=principal, item_id=_visible_item(request, item_id))
+    lease = leases.lease_heartbeat(actor=principal, item_id=_visible_item(request, item_id))
     return _lease_out(lease)
 
 
@@ -107,18 +107,18 @@ def work_heartbeat(request: HttpRequest, item_id: int) -> LeaseOut:
     response=WorkItemOut,
     description="409 when the caller does not hold the item.",
 )
-def work_release(request: HttpRequest, item_id: int, payload: ReleaseIn) -> WorkItem:
+def lease_release(request: HttpRequest, item_id: int, payload: ReleaseIn) -> WorkItem:
     """Give a held item back to its queue (a `released` event)."""
     principal = principal_of(request)
-    return leases.release(
+    return leases.lease_release(
         actor=principal, item_id=_visible_item(request, item_id), reason=payload.reason
     )
 
 
 @router.post("/work/wrap-up/done", response=WrapUpOut)
-def work_wrap_up_done(request: HttpRequest) -> WrapUpOut:
+def wrap_up_end(request: HttpRequest) -> WrapUpOut:
     """End the caller's wrap-up: its capacity is free for the next item."""
-    return WrapUpOut(ended=leases.wrap_up_done(actor=principal_of(request)))
+    return WrapUpOut(ended=leases.wrap_up_end(actor=principal_of(request)))
 
 
 # ------------------------------------------------------------------ push offers
@@ -202,7 +202,7 @@ def work_item_assign(request: HttpRequest, item_id: int, payload: AssignIn) -> d
     worker = resolve(
         visibility.visible(principal, Worker.objects.all()), field="worker_id", pk=payload.worker_id
     )
-    lease = dispatch.assign_manually(
+    lease = dispatch.work_item_assign(
         actor=principal,
         item=item,
         worker=worker,

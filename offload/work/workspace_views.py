@@ -313,7 +313,7 @@ def workspace_next(request: HttpRequest, principal: Principal) -> HttpResponseBa
         assert answer is not None
         return answer
     try:
-        claim = leases.claim_next(actor=principal)
+        claim = leases.work_item_claim(actor=principal)
     except (errors.Conflict, errors.PermissionDenied) as exc:
         item = _visible_item(principal, request.POST.get("item"))
         return _respond(request, principal, worker, item, error=exc.detail, status=409)
@@ -337,7 +337,7 @@ def workspace_wrap_up_done(request: HttpRequest, principal: Principal) -> HttpRe
         return answer
     item = _visible_item(principal, request.POST.get("item"))
     try:
-        leases.wrap_up_done(actor=principal)
+        leases.wrap_up_end(actor=principal)
     except (errors.Conflict, errors.PermissionDenied) as exc:
         return _respond(request, principal, worker, item, error=exc.detail, status=409)
     return _respond(request, principal, worker, item, notice=WRAP_UP_DONE)
@@ -366,7 +366,7 @@ def _act(principal: Principal, item: WorkItem, action: str, form: QueryDict) -> 
         services.work_item_complete(actor=principal, item=item, outcome=outcome)
         return COMPLETED.format(reference=reference, outcome=outcome.replace("_", " ")), False
     if action == "release":
-        leases.release(actor=principal, item_id=item.pk)
+        leases.lease_release(actor=principal, item_id=item.pk)
         return RELEASED.format(reference=reference), False
     raise errors.ValidationFailed.single(
         "action", UNKNOWN_ACTION.format(action=action, allowed=", ".join(ACTIONS))
@@ -404,7 +404,7 @@ def workspace_item_heartbeat(
         return answer
     lease: Assignment | None
     try:
-        lease = leases.heartbeat(actor=principal, item_id=item.pk)
+        lease = leases.lease_heartbeat(actor=principal, item_id=item.pk)
     except (errors.Conflict, errors.PermissionDenied):
         lease = None
     now = timezone.now()

@@ -167,7 +167,7 @@ def test_only_the_holder_or_a_supervisor_checks_a_held_item():
     process = make_invoice_process()
     item = invoice(process)
     holder, other = agent(process, "holder"), agent(process, "other")
-    claim = leases.claim_next(actor=principal(holder))
+    claim = leases.work_item_claim(actor=principal(holder))
     assert claim is not None
     lease_before = claim.assignment.lease_expires_at
     lead = make_user(process.provider, "team_lead")

@@ -140,7 +140,7 @@ def test_items_of_push_queues_are_not_pulled():
     make_item(process)
     worker = agent(process)
     # then
-    assert leases.claim_next(actor=principal(worker)) is None
+    assert leases.work_item_claim(actor=principal(worker)) is None
 
 
 # ------------------------------------------------------------------ manual
@@ -158,7 +158,7 @@ def test_a_team_lead_assigns_a_waiting_item_to_an_eligible_worker():
     item = make_item(process)
     worker = agent(process)
     # when
-    lease = dispatch.assign_manually(actor=lead_of(process), item=item, worker=worker)
+    lease = dispatch.work_item_assign(actor=lead_of(process), item=item, worker=worker)
     # then
     item.refresh_from_db()
     assert (item.status, lease.how) == ("assigned", "manual")
@@ -174,14 +174,14 @@ def test_an_ineligible_worker_needs_an_override_with_a_reason():
     lead = lead_of(process)
     # when / then
     with pytest.raises(errors.ValidationFailed) as refused:
-        dispatch.assign_manually(actor=lead, item=item, worker=worker)
+        dispatch.work_item_assign(actor=lead, item=item, worker=worker)
     assert refused.value.errors[0].field == "worker_id"
     assert "does not speak 'de'" in refused.value.errors[0].message
     with pytest.raises(errors.ValidationFailed) as no_reason:
-        dispatch.assign_manually(actor=lead, item=item, worker=worker, override=True)
+        dispatch.work_item_assign(actor=lead, item=item, worker=worker, override=True)
     assert no_reason.value.errors[0].field == "reason"
     # when
-    dispatch.assign_manually(
+    dispatch.work_item_assign(
         actor=lead, item=item, worker=worker, override=True, reason="Uses a translator"
     )
     # then
@@ -195,9 +195,9 @@ def test_reassigning_a_held_item_frees_the_first_holder():
     process = make_process()
     item = make_item(process)
     first, second = agent(process), agent(process)
-    leases.claim_next(actor=principal(first))
+    leases.work_item_claim(actor=principal(first))
     # when
-    dispatch.assign_manually(
+    dispatch.work_item_assign(
         actor=lead_of(process), item=item, worker=second, reason="Senior needed"
     )
     # then

@@ -49,7 +49,7 @@ def principal(worker: Worker) -> visibility.Principal:
 
 
 def take(worker: Worker) -> WorkItem:
-    claim = leases.claim_next(actor=principal(worker))
+    claim = leases.work_item_claim(actor=principal(worker))
     assert claim is not None
     return claim.item
 

@@ -60,7 +60,7 @@ def test_a_pull_assigns_the_best_eligible_item_with_a_lease_and_an_event():
     high = make_item(process, reference="HIGH", priority="P1")
     worker = agent(process)
     # when
-    claim = leases.claim_next(actor=principal(worker))
+    claim = leases.work_item_claim(actor=principal(worker))
     # then
     assert claim is not None
     assert claim.item.pk == high.pk
@@ -80,8 +80,8 @@ def test_no_capacity_or_nothing_eligible_is_no_claim():
     make_item(process, reference="B")
     worker = agent(process, channels={"email": 1})
     # when
-    first = leases.claim_next(actor=principal(worker))
-    second = leases.claim_next(actor=principal(worker))
+    first = leases.work_item_claim(actor=principal(worker))
+    second = leases.work_item_claim(actor=principal(worker))
     # then
     assert first is not None
     assert second is None
@@ -102,7 +102,7 @@ def test_an_ineligible_worker_gets_nothing(overrides):
     make_item(process, language="en")
     worker = agent(process, **overrides)
     # then
-    assert leases.claim_next(actor=principal(worker)) is None
+    assert leases.work_item_claim(actor=principal(worker)) is None
 
 
 def test_required_skills_relax_after_the_queues_wait():
@@ -114,8 +114,9 @@ def test_required_skills_relax_after_the_queues_wait():
     junior = agent(process, skills={"billing": 2})
     now = timezone.now()
     # then
-    assert leases.claim_next(actor=principal(junior), now=now) is None
-    assert leases.claim_next(actor=principal(junior), now=now + timedelta(minutes=11)) is not None
+    assert leases.work_item_claim(actor=principal(junior), now=now) is None
+    later = now + timedelta(minutes=11)
+    assert leases.work_item_claim(actor=principal(junior), now=later) is not None
 
 
 def test_a_worker_who_is_not_available_is_told_so():
@@ -124,7 +125,7 @@ def test_a_worker_who_is_not_available_is_told_so():
     worker = make_agent(process.provider, processes=[process], skills={}, languages=["en"])
     # when / then
     with pytest.raises(errors.Conflict) as caught:
-        leases.claim_next(actor=principal(worker))
+        leases.work_item_claim(actor=principal(worker))
     assert "available" in caught.value.detail
 
 
@@ -133,7 +134,7 @@ def test_completing_holds_capacity_through_wrap_up_then_frees_it():
     process = make_process()
     item = make_item(process)
     worker = agent(process, channels={"email": 1})
-    leases.claim_next(actor=principal(worker))
+    leases.work_item_claim(actor=principal(worker))
     # when
     services.work_item_complete(actor=principal(worker), item=item, outcome="resolved")
     # then: wrapping up, the capacity is still taken
@@ -143,7 +144,7 @@ def test_completing_holds_capacity_through_wrap_up_then_frees_it():
     assert lease.wrap_up_until is not None
     assert load(worker) == 1
     # when
-    ended = leases.wrap_up_done(actor=principal(worker))
+    ended = leases.wrap_up_end(actor=principal(worker))
     # then
     assert ended == 1
     assert load(worker) == 0
@@ -158,7 +159,7 @@ def test_a_wrap_up_ends_by_itself_at_the_process_limit():
     process = make_process()
     item = make_item(process)
     worker = agent(process)
-    leases.claim_next(actor=principal(worker))
+    leases.work_item_claim(actor=principal(worker))
     services.work_item_complete(actor=principal(worker), item=item, outcome="resolved")
     # when
     handled = leases.wrap_ups_expired(timezone.now() + timedelta(seconds=process.wrap_up_seconds))
@@ -173,7 +174,7 @@ def test_an_expired_lease_returns_the_item_and_another_worker_finishes_it():
     process = make_process()
     item = make_item(process)
     dead = agent(process)
-    claim = leases.claim_next(actor=principal(dead))
+    claim = leases.work_item_claim(actor=principal(dead))
     assert claim is not None
     # when
     expiry = claim.assignment.lease_expires_at
@@ -186,7 +187,7 @@ def test_an_expired_lease_returns_the_item_and_another_worker_finishes_it():
     assert types(item)[-1] == "lease_expired"
     # and another worker takes it and completes it
     other = agent(process)
-    again = leases.claim_next(actor=principal(other), now=expiry)
+    again = leases.work_item_claim(actor=principal(other), now=expiry)
     assert again is not None
     assert again.item.pk == item.pk
     services.work_item_complete(actor=principal(other), item=item, outcome="resolved")
@@ -198,12 +199,12 @@ def test_working_the_item_or_a_heartbeat_extends_the_lease():
     process = make_process()
     item = make_item(process)
     worker = agent(process)
-    claim = leases.claim_next(actor=principal(worker))
+    claim = leases.work_item_claim(actor=principal(worker))
     assert claim is not None
     first = claim.assignment.lease_expires_at
     # when
     later = timezone.now() + timedelta(minutes=5)
-    lease = leases.heartbeat(actor=principal(worker), item_id=item.pk, now=later)
+    lease = leases.lease_heartbeat(actor=principal(worker), item_id=item.pk, now=later)
     # then
     assert lease.lease_expires_at > first
     assert leases.leases_expired(first + timedelta(seconds=1)) == 0
@@ -214,7 +215,7 @@ def test_another_agent_cannot_act_on_a_held_item_but_a_team_lead_can():
     process = make_process()
     item = make_item(process)
     holder = agent(process)
-    leases.claim_next(actor=principal(holder))
+    leases.work_item_claim(actor=principal(holder))
     other = agent(process)
     lead = make_user(process.provider, "team_lead")
     lead_principal = visibility.principal_for_user(lead)
@@ -233,7 +234,7 @@ def test_waiting_on_the_client_frees_capacity_and_the_holder_gets_it_back():
     process = make_process()
     item = make_item(process)
     worker = agent(process, channels={"email": 1})
-    leases.claim_next(actor=principal(worker))
+    leases.work_item_claim(actor=principal(worker))
     # when
     services.work_item_wait(actor=principal(worker), item=item, note="Asked for the invoice")
     # then
@@ -253,7 +254,7 @@ def test_a_transfer_ends_the_lease_and_requeues_from_now():
     item = make_item(process)
     services.queue_create(actor=None, process=process, name="Tier 2", slug="tier-2")
     worker = agent(process)
-    leases.claim_next(actor=principal(worker))
+    leases.work_item_claim(actor=principal(worker))
     # when
     services.work_item_transfer(actor=principal(worker), item=item, queue="tier-2")
     # then
@@ -351,7 +352,7 @@ def test_items_of_a_process_the_worker_is_not_certified_on_are_never_pulled():
     make_item(other, reference="OTHER")
     worker = agent(process)
     # then
-    assert leases.claim_next(actor=principal(worker)) is None
+    assert leases.work_item_claim(actor=principal(worker)) is None
 
 
 def test_a_pull_owes_the_assigned_event_to_subscribed_webhooks():
@@ -367,7 +368,7 @@ def test_a_pull_owes_the_assigned_event_to_subscribed_webhooks():
     )
     worker = agent(process)
     # when
-    leases.claim_next(actor=principal(worker))
+    leases.work_item_claim(actor=principal(worker))
     # then
     [delivery] = WebhookDelivery.objects.filter(endpoint=endpoint)
     assert delivery.item_id == item.pk

@@ -57,7 +57,7 @@ def test_32_workers_pulling_5000_items_assign_each_exactly_once():
             actor = visibility.principal_for_user(workers[n].user)
             assert actor is not None
             while True:
-                claim = leases.claim_next(actor=actor)
+                claim = leases.work_item_claim(actor=actor)
                 if claim is None:
                     break
                 services.work_item_complete(actor=actor, item=claim.item, outcome="resolved")

@@ -134,7 +134,7 @@ def test_the_sql_claim_and_the_pure_evaluator_pick_the_same_item(
         # the SQL claim
         actor = visibility.principal_for_user(worker.user)
         assert actor is not None
-        claim = leases.claim_next(actor=actor, queue=one, now=now)
+        claim = leases.work_item_claim(actor=actor, queue=one, now=now)
         event("an item was picked" if claim else "nothing was eligible")
         assert (claim.item.pk if claim else None) == (expected.id if expected else None)
         transaction.set_rollback(True)

@@ -74,12 +74,12 @@ class Routing(RuleBasedStateMachine):
 
     @rule(n=st.integers(0, WORKERS - 1))
     def pull(self, n: int) -> None:
-        leases.claim_next(actor=self.actors[n], now=self.clock)
+        leases.work_item_claim(actor=self.actors[n], now=self.clock)
 
     @rule(n=st.integers(0, WORKERS - 1))
     def heartbeat(self, n: int) -> None:
         for item in self._held(n)[:1]:
-            leases.heartbeat(actor=self.actors[n], item_id=item.pk, now=self.clock)
+            leases.lease_heartbeat(actor=self.actors[n], item_id=item.pk, now=self.clock)
 
     @rule(minutes=st.integers(1, 20))
     def time_passes_and_leases_expire(self, minutes: int) -> None:
@@ -101,7 +101,7 @@ class Routing(RuleBasedStateMachine):
     @rule(n=st.integers(0, WORKERS - 1))
     def release(self, n: int) -> None:
         for item in self._held(n)[:1]:
-            leases.release(actor=self.actors[n], item_id=item.pk, now=self.clock)
+            leases.lease_release(actor=self.actors[n], item_id=item.pk, now=self.clock)
 
     @invariant()
     def one_owner_per_item(self) -> None:

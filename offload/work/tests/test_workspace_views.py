@@ -70,7 +70,7 @@ def available(worker: Worker) -> Worker:
 def take(worker: Worker) -> WorkItem:
     principal = visibility.principal_for_user(worker.user)
     assert principal is not None
-    claim = leases.claim_next(actor=principal)
+    claim = leases.work_item_claim(actor=principal)
     assert claim is not None
     return claim.item
 
