@@ -20,6 +20,7 @@ from offload.core import errors
 from offload.tenancy import services as tenancy_services
 from offload.tenancy import visibility
 from offload.tenancy.api import router as tenancy_router
+from offload.tenancy.notifications_api import router as notifications_router
 from offload.work.actions_api import router as work_actions_router
 from offload.work.api import router as work_router
 from offload.work.attachments_api import router as attachments_router
@@ -225,6 +226,7 @@ api.add_decorator(refuse_unknown_form_fields, mode="view")
 
 
 api.add_router("/", tenancy_router)
+api.add_router("/", notifications_router)
 api.add_router("/", contracts_router)
 api.add_router("/", work_import_router)
 api.add_router("/", work_router)

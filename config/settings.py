@@ -205,6 +205,9 @@ OFFLOAD_IMAP_POLL_SECONDS = _env_int("OFFLOAD_IMAP_POLL_SECONDS", 60)
 # Outbound calls (webhooks) to private, loopback and link-local addresses are refused
 # (docs/webhooks.md#ssrf); development and tests with a receiver on loopback allow them.
 OFFLOAD_ALLOW_PRIVATE_URLS = _env_bool("OFFLOAD_ALLOW_PRIVATE_URLS", False)
+# The site's address as people reach it, for links in e-mail (notifications);
+# links stay relative when it is empty.
+OFFLOAD_SITE_URL = os.environ.get("OFFLOAD_SITE_URL", "").rstrip("/")
 
 OFFLOAD_WORKER_INTERVAL = float(os.environ.get("OFFLOAD_WORKER_INTERVAL", "1.0"))
 

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("offload.work.urls")),
     path("", include("offload.workers.urls")),
     path("", include("offload.contracts.urls")),
+    path("", include("offload.tenancy.urls")),
 ]

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from offload.contracts import services as contract_services
 from offload.contracts.tests.factories import make_engagement, make_policy, make_rate_card
+from offload.tenancy import notifications
 from offload.tenancy.models import Organisation, Site
 from offload.tenancy.tests.factories import (
     make_api_key,
@@ -58,6 +59,8 @@ class Refs:
     # provider: no client sees one, not even its provider's).
     worker_id: int
     offer_id: int
+    # In the side's admin's inbox (the side's admin key acts as that admin).
+    notification_id: int
     # Not path parameters: bodies name a process and a client by slug (POST /items),
     # and a provider user who is not a worker yet (POST /workers).
     process_slug: str
@@ -139,6 +142,13 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
     admin = make_user(client, "client_admin", username=f"{slug}-admin")
     make_user(client, "client_viewer", username=f"{slug}-viewer")
     key, secret = make_api_key(client, user=admin)
+    (notification,) = notifications.notification_send(
+        recipients=[admin],
+        kind="sla_warning",
+        title=f"{name} item close to its SLA",
+        body=f"{slug}-1 is due soon.",
+        link=f"/items/{item.pk}/",
+    )
     worker = make_agent(
         provider,
         user=make_user(provider, "agent", username=f"{slug}-agent"),
@@ -176,6 +186,7 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
             mailbox_id=mailbox.pk,
             worker_id=worker.pk,
             offer_id=offer.pk,
+            notification_id=notification.pk,
             process_slug=process.slug,
             client_slug=client.slug,
             new_worker_user_id=trainee.pk,

@@ -429,6 +429,12 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ("PATCH", f"{V1}/processes/{{process_id}}"): WriteCase(
         "provider", lambda r: {"channel": "voice", "sop": "# Voice\n\nPick up in 3 rings."}
     ),
+    # ---- notifications (the caller's own inbox)
+    ("POST", f"{V1}/notifications/read-all"): WriteCase("client", lambda r: {}),
+    ("PATCH", f"{V1}/notifications/preferences"): WriteCase(
+        "client", lambda r: {"notify_by_email": True}
+    ),
+    ("POST", f"{V1}/notifications/{{notification_id}}/read"): WriteCase("client", lambda r: {}),
     # ---- work items: intake
     ("POST", f"{V1}/items"): WriteCase(
         "client",
@@ -672,5 +678,18 @@ def added_rows_of(before: Snapshot, after: Snapshot, organisations: frozenset[in
     for label, rows in after.items():
         for pk in rows.keys() - before.get(label, {}).keys():
             if any(rows[pk].get(c) in organisations for c in ORGANISATION_COLUMNS):
+                out.append(f"{label} #{pk}")
+    return sorted(out)
+
+
+def edited_rows_of(before: Snapshot, after: Snapshot, organisations: frozenset[int]) -> list[str]:
+    """Rows edited since `before` that belong to one of `organisations`."""
+    out = []
+    for label, rows in after.items():
+        old = before.get(label, {})
+        for pk in rows.keys() & old.keys():
+            if rows[pk] != old[pk] and any(
+                old[pk].get(c) in organisations for c in ORGANISATION_COLUMNS
+            ):
                 out.append(f"{label} #{pk}")
     return sorted(out)

@@ -49,6 +49,18 @@ PROVIDER_ONLY = frozenset({"worker_id"})
 # Routes that answer the caller itself, not a list: a walker that is not a worker
 # (the walkers are admins) gets a 404, and never anyone else's object.
 SELF_ROUTES = frozenset({("GET", "/api/v1/workers/me")})
+# Routes about the caller's own user that are neither an object nor a list: its
+# inbox's unread count, marking its whole inbox read, its notification preferences.
+# Each walker gets its own answer and may change its own rows, never another
+# organisation's.
+CALLER_ROUTES = frozenset(
+    {
+        ("GET", "/api/v1/notifications/unread-count"),
+        ("POST", "/api/v1/notifications/read-all"),
+        ("GET", "/api/v1/notifications/preferences"),
+        ("PATCH", "/api/v1/notifications/preferences"),
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +132,7 @@ def test_route_never_reaches_another_organisation(route: routes.Route, walker: s
         pytest.fail(routes.UNKNOWN_PARAMS.format(route=route, params=route.unknown_params))
     walk = walk_as(world, walker)
     before = routes.snapshot()
-    may_create = False
+    may_create = may_edit_own = False
     # when
     if route.path_params:
         response = routes.send(
@@ -135,6 +147,12 @@ def test_route_never_reaches_another_organisation(route: routes.Route, walker: s
         assert response.status_code == 404, (route, response.content)
         assert response["Content-Type"] == routes.PROBLEM
         assert walk.markers_in(response) == [], route
+    elif route.key in CALLER_ROUTES:
+        response = routes.send(walk.client, route, route.path, body_for(route, walk.foreign))
+        # then: the walker's own answer, with nothing of another organisation in it
+        assert response.status_code == 200, (route, response.content)
+        assert walk.markers_in(response) == [], route
+        may_edit_own = True
     elif route.method == "GET":
         # the list as it is, and filtered by foreign ids where it takes such filters
         # (`/documents?engagement_id=<Acme's>`)
@@ -167,6 +185,9 @@ def test_route_never_reaches_another_organisation(route: routes.Route, walker: s
     if may_create:
         changed = [c for c in changed if not c.endswith(" added")]
         assert routes.added_rows_of(before, after, walk.foreign_orgs) == [], route
+    if may_edit_own:
+        assert routes.edited_rows_of(before, after, walk.foreign_orgs) == [], route
+        changed = [c for c in changed if not c.endswith(" edited")]
     assert changed == [], route
 
 
@@ -186,7 +207,11 @@ def test_route_serves_the_walkers_own_objects(route: routes.Route, world: World)
 
 @pytest.mark.parametrize(
     "route",
-    [r for r in ROUTES if r.method == "GET" and not r.path_params and r.key not in SELF_ROUTES],
+    [
+        r
+        for r in ROUTES
+        if r.method == "GET" and not r.path_params and r.key not in SELF_ROUTES | CALLER_ROUTES
+    ],
     ids=str,
 )
 def test_list_shows_the_walkers_own_rows(route: routes.Route, world: World):

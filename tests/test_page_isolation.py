@@ -31,6 +31,8 @@ PAGE_PARAMS: dict[str, dict[str, str]] = {
     "engagement_detail": {"pk": "engagement_id"},
     "process_detail": {"pk": "process_id"},
     "document_detail": {"pk": "document_id"},
+    "calendar_detail": {"pk": "calendar_id"},
+    "sla_policy_detail": {"pk": "policy_id"},
     "work_item_detail": {"pk": "item_id"},
     "work_item_attachments": {"pk": "item_id"},
     "work_item_attachment": {"pk": "item_id", "attachment_id": "attachment_id"},
@@ -41,6 +43,7 @@ PAGE_PARAMS: dict[str, dict[str, str]] = {
     "workspace_item_act": {"pk": "item_id"},
     "workspace_item_heartbeat": {"pk": "item_id"},
     "workspace_item_offer": {"pk": "item_id"},
+    "notification_read": {"pk": "notification_id"},
 }
 # Pages without parameters that are not about tenant data.
 PUBLIC = {"login", "logout"}

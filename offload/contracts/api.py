@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Router, Status
 from ninja.files import UploadedFile
+from pydantic import Field
 
-from offload.contracts import selectors, services
+from offload.contracts import calendar_preview, selectors, services
 from offload.contracts.lifecycle import Stage
 from offload.contracts.models import (
     BusinessCalendar,
@@ -26,6 +27,7 @@ from offload.contracts.schemas import (
     CalendarIn,
     CalendarOut,
     CalendarPatch,
+    CalendarPreviewOut,
     DocumentIn,
     DocumentOut,
     EngagementIn,
@@ -42,6 +44,7 @@ from offload.contracts.schemas import (
     SlaPolicyIn,
     SlaPolicyOut,
     SlaPolicyPatch,
+    SlaPolicyVersionOut,
     SlaTargetIn,
     SopVersionOut,
 )
@@ -265,6 +268,30 @@ def calendar_update(
     )
 
 
+PreviewDays = Annotated[int, Field(ge=1, le=calendar_preview.MAX_DAYS)]
+
+
+@router.get("/calendars/{calendar_id}/preview", response=CalendarPreviewOut)
+def calendar_preview_days(
+    request: HttpRequest,
+    calendar_id: int,
+    days: PreviewDays = calendar_preview.DEFAULT_DAYS,
+    start: date | None = None,
+) -> dict[str, object]:
+    """The calendar's days from `start` (today in its zone): open windows in local time,
+    open minutes, and why a day is closed or short (docs/calendars.md#preview)."""
+    calendar = visibility.get_visible(
+        principal_of(request), BusinessCalendar.objects.all(), pk=calendar_id
+    )
+    preview = selectors.calendar_preview_days(calendar=calendar, start=start, days=days)
+    return {
+        "calendar_id": calendar.pk,
+        "timezone": preview.timezone,
+        "start": preview.start,
+        "days": preview.days,
+    }
+
+
 @router.delete("/calendars/{calendar_id}", response={204: None})
 def calendar_delete(request: HttpRequest, calendar_id: int) -> Status[None]:
     principal = principal_of(request)
@@ -329,6 +356,7 @@ def sla_policy_create(request: HttpRequest, payload: SlaPolicyIn) -> Status[SlaP
         slug=payload.slug or "",
         calendar=_calendar_ref(principal, payload.calendar_id, "calendar_id"),
         pause_statuses=payload.pause_statuses,
+        warning_percents=payload.warning_percents,
         at_risk_percent=payload.at_risk_percent,
         targets=_targets(principal, payload.targets),
     )
@@ -351,8 +379,25 @@ def sla_policy_revise(request: HttpRequest, policy_id: int, payload: SlaPolicyPa
         ),
         targets=_targets(principal, payload.targets) if payload.targets is not None else None,
         pause_statuses=payload.pause_statuses,
+        warning_percents=payload.warning_percents,
         at_risk_percent=payload.at_risk_percent,
     )
+
+
+@router.get("/sla-policies/{policy_id}/versions", response=list[SlaPolicyVersionOut])
+def sla_policy_versions(request: HttpRequest, policy_id: int) -> list[dict[str, object]]:
+    """Every version of this policy's slug, newest first, with who made each."""
+    principal = principal_of(request)
+    policy = visibility.get_visible(principal, SlaPolicy.objects.all(), pk=policy_id)
+    return [
+        {
+            **{f: getattr(v.policy, f) for f in SlaPolicyOut.model_fields if f != "targets"},
+            "targets": list(v.policy.targets.all()),
+            "created_at": v.policy.created_at,
+            "created_by": v.created_by,
+        }
+        for v in selectors.sla_policy_versions(principal=principal, policy=policy)
+    ]
 
 
 @router.delete("/sla-policies/{policy_id}", response={204: None})

@@ -7,6 +7,8 @@ one filter on them, and the data can be sharded by client.
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from offload.contracts.lifecycle import Stage
 from offload.core.models import TimeStampedModel
@@ -131,6 +133,16 @@ class Priority(models.TextChoices):
     P4 = "P4", "P4"
 
 
+def default_pause_statuses() -> list[str]:
+    """A clock pauses while the client owes an answer, unless a policy says otherwise."""
+    return ["waiting_on_client"]
+
+
+def default_warning_percents() -> list[int]:
+    """A clock warns when three quarters and nine tenths of its target have passed."""
+    return [75, 90]
+
+
 class SlaPolicy(TenantOwned):
     """A versioned set of SLA targets. An edit is a new version; old ones are kept."""
 
@@ -141,7 +153,10 @@ class SlaPolicy(TenantOwned):
     slug = models.SlugField(max_length=80)
     version = models.PositiveIntegerField(default=1)
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="+")
-    pause_statuses = models.JSONField(default=list)
+    # Work-item statuses in which the policy's clocks stop (services.PAUSABLE_STATUSES).
+    pause_statuses = models.JSONField(default=default_pause_statuses)
+    # Percents of a target's time at which a running clock warns: ascending, 1..99.
+    warning_percents = models.JSONField(default=default_warning_percents)
     at_risk_percent = models.DecimalField(
         max_digits=5, decimal_places=2, default=0, help_text="Cap on credits, % of monthly fees"
     )
@@ -192,6 +207,53 @@ class SlaTarget(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.priority or 'all'} {self.comparison} {self.target_value}"
+
+
+class RecomputeKind(models.TextChoices):
+    POLICY = "policy", "Policy revised"
+    CALENDAR = "calendar", "Calendar changed"
+
+
+class SlaRecompute(TenantOwned):
+    """A request, written with the edit that makes it, to recompute the open SLA clocks
+    the edit touches; the work app sweeps them (offload.core.sweeps.claim_due).
+
+    kind "policy": `policy` is a new version; open items on the older versions of its
+    slug move to it and their clocks are recomputed. kind "calendar": `calendar`'s
+    spec changed; the open clocks that run on it are recomputed.
+    """
+
+    kind = models.CharField(max_length=8, choices=RecomputeKind.choices)
+    policy = models.ForeignKey(
+        SlaPolicy, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    calendar = models.ForeignKey(
+        BusinessCalendar, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    due_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # The sweep reads only rows still to do, oldest due first.
+            models.Index(
+                fields=["due_at"], condition=Q(done_at__isnull=True), name="sla_recompute_due"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=RecomputeKind.POLICY, policy__isnull=False, calendar__isnull=True)
+                    | Q(kind=RecomputeKind.CALENDAR, calendar__isnull=False, policy__isnull=True)
+                ),
+                name="sla_recompute_names_what_its_kind_says",
+            )
+        ]
+
+    def __str__(self) -> str:
+        target = self.policy if self.kind == RecomputeKind.POLICY else self.calendar
+        return f"recompute {self.kind} {target}"
 
 
 class PricingUnit(models.TextChoices):

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import Field, StringConstraints
 
+from offload.contracts.calendar_preview import Reason
 from offload.contracts.lifecycle import Stage
 from offload.contracts.models import (
     Channel,
@@ -16,6 +17,8 @@ from offload.contracts.models import (
     PricingUnit,
     Priority,
     Unit,
+    default_pause_statuses,
+    default_warning_percents,
 )
 from offload.core.schemas import PatchIn, StrictIn
 from offload.tenancy.geography import Shore
@@ -117,6 +120,26 @@ class CalendarPatch(PatchIn):
     spec: dict[str, Any] | None = None
 
 
+class CalendarDayOut(Schema):
+    date: date
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    windows: list[tuple[str, str]] = Field(
+        description='Open windows as local "HH:MM" pairs; "24:00" ends the day'
+    )
+    open_minutes: int = Field(description="Real minutes open (a clock change counts)")
+    reason: Reason | None = Field(
+        description="Why the day has no weekly hours or other ones; null on a working day"
+    )
+    holiday: str | None = Field(description="The public holiday's name, if the date is one")
+
+
+class CalendarPreviewOut(Schema):
+    calendar_id: int
+    timezone: str
+    start: date
+    days: list[CalendarDayOut]
+
+
 class Terms(StrictIn):
     percent_of_fees: Decimal = Field(ge=0, le=100)
 
@@ -158,9 +181,21 @@ class SlaPolicyOut(Schema):
     is_current: bool
     calendar_id: int
     pause_statuses: list[str]
+    warning_percents: list[int]
     at_risk_percent: Decimal
     superseded_by_id: int | None
     targets: list[SlaTargetOut]
+
+
+class SlaPolicyVersionOut(SlaPolicyOut):
+    created_at: datetime
+    created_by: str | None = Field(
+        description="Who made this version, as the audit trail names them; null if unrecorded"
+    )
+
+
+PAUSE_STATUSES_HELP = "Statuses in which clocks pause: escalated, failed, waiting_on_client"
+WARNING_PERCENTS_HELP = "Percents of a target at which a clock warns: 1-99, ascending, at most 5"
 
 
 class SlaPolicyIn(StrictIn):
@@ -168,7 +203,12 @@ class SlaPolicyIn(StrictIn):
     name: Name
     slug: Slug | None = None
     calendar_id: int
-    pause_statuses: list[str] = Field(default_factory=lambda: ["waiting_on_client"])
+    pause_statuses: list[str] = Field(
+        default_factory=default_pause_statuses, description=PAUSE_STATUSES_HELP
+    )
+    warning_percents: list[int] = Field(
+        default_factory=default_warning_percents, description=WARNING_PERCENTS_HELP
+    )
     at_risk_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
     targets: list[SlaTargetIn] = Field(min_length=1)
 
@@ -176,7 +216,8 @@ class SlaPolicyIn(StrictIn):
 class SlaPolicyPatch(PatchIn):
     name: Name | None = None
     calendar_id: int | None = None
-    pause_statuses: list[str] | None = None
+    pause_statuses: list[str] | None = Field(default=None, description=PAUSE_STATUSES_HELP)
+    warning_percents: list[int] | None = Field(default=None, description=WARNING_PERCENTS_HELP)
     at_risk_percent: Decimal | None = Field(default=None, ge=0, le=100)
     targets: list[SlaTargetIn] | None = Field(default=None, min_length=1)
 

@@ -6,8 +6,9 @@ Each service checks the actor's permission, validates every field it is given
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,10 +30,14 @@ from offload.contracts.models import (
     PricingUnit,
     Process,
     RateCard,
+    RecomputeKind,
     SlaPolicy,
+    SlaRecompute,
     SlaTarget,
     SopVersion,
     Unit,
+    default_pause_statuses,
+    default_warning_percents,
 )
 from offload.core import errors
 from offload.sla import spec as calendar_spec
@@ -60,7 +65,12 @@ OUT_OF_RANGE = "must be at most {maximum} {unit}"
 SCORE_RANGE = "a score must be from 1 to 5"
 BAD_WINDOW = "'{window}' is not a measurement window; use one of: {allowed}"
 NO_BODY = "a document needs a body or a file"
-BAD_PAUSE_STATUS = "'{status}' is not a status a clock can pause in"
+BAD_PAUSE_STATUS = "'{status}' is not a status a clock can pause in; use one of: {allowed}"
+NOT_A_PERCENT = "{value!r} is not a whole percent"
+WARNING_RANGE = "{value} is not from {low} to {high}"
+NOT_ASCENDING = "must be strictly ascending, each threshold above the one before"
+TOO_MANY_WARNINGS = "at most {maximum} thresholds"
+NOT_A_LIST = "must be a list"
 
 # What each metric is measured in and how it is compared.
 METRIC_UNITS: dict[str, tuple[frozenset[str], str]] = {
@@ -79,8 +89,14 @@ METRIC_UNITS: dict[str, tuple[frozenset[str], str]] = {
 }
 # Measurement windows a target may be reported over.
 WINDOWS = ("monthly",)
-# Statuses of the work-item lifecycle in which an SLA clock may pause.
-PAUSABLE_STATUSES = frozenset({"waiting_on_client", "escalated"})
+# Statuses of the work-item lifecycle (offload.work.lifecycle.Status, an app above
+# this one, so named here rather than imported) in which an SLA clock may pause: the
+# client owes an answer, a specialist has the item, or a system failure awaits its
+# retry. Every other status either runs the clock or has stopped it for good.
+PAUSABLE_STATUSES = ("escalated", "failed", "waiting_on_client")
+# When a running clock warns, as percents of its target: a few ascending thresholds.
+WARNING_PERCENT_RANGE = (1, 99)
+MAX_WARNINGS = 5
 
 
 def _require_engagement_side(actor: Principal | None, engagement: Engagement) -> None:
@@ -261,6 +277,40 @@ def document_create(
     return document
 
 
+# ------------------------------------------------------------------ recompute requests
+
+
+@transaction.atomic
+def sla_recompute_policy(*, policy: SlaPolicy) -> SlaRecompute:
+    """Ask for the open items of the older versions of `policy`'s slug to move to this
+    version and their clocks to be recomputed; written with the revision."""
+    return SlaRecompute.objects.create(
+        kind=RecomputeKind.POLICY,
+        policy=policy,
+        client_id=policy.client_id,
+        provider_id=policy.provider_id,
+    )
+
+
+@transaction.atomic
+def sla_recompute_calendar(*, calendar: BusinessCalendar) -> SlaRecompute:
+    """Ask for the open clocks that run on `calendar` to be recomputed; written with
+    the change of its spec."""
+    return SlaRecompute.objects.create(
+        kind=RecomputeKind.CALENDAR,
+        calendar=calendar,
+        client_id=calendar.client_id,
+        provider_id=calendar.provider_id,
+    )
+
+
+def sla_recompute_done(*, recomputes: Sequence[SlaRecompute], now: datetime) -> int:
+    """Mark requests done; the sweep calls this in the transaction that claimed them."""
+    return SlaRecompute.objects.filter(
+        pk__in=[r.pk for r in recomputes], done_at__isnull=True
+    ).update(done_at=now, updated_at=now)
+
+
 # ------------------------------------------------------------------ calendars
 
 
@@ -293,12 +343,18 @@ def calendar_create(
 def calendar_update(
     *, actor: Principal, calendar: BusinessCalendar, data: Mapping[str, Any]
 ) -> BusinessCalendar:
+    """Edit a calendar; a changed spec writes a recompute request for the open clocks
+    that run on it, in the same transaction."""
     visibility.require(actor, "calendar.manage")
     if "spec" in data:
         errors.raise_failures(_spec_problems(data["spec"]))
-    return update_model(
+    spec_changes = "spec" in data and data["spec"] != calendar.spec
+    updated = update_model(
         actor=actor, organisation=calendar.client, obj=calendar, data=data, action="calendar.update"
     )
+    if spec_changes:
+        sla_recompute_calendar(calendar=updated)
+    return updated
 
 
 # ------------------------------------------------------------------ SLA policies
@@ -370,10 +426,44 @@ def _target_problems(
     return problems
 
 
+def pause_status_problems(pause_statuses: Any) -> list[str]:
+    """What is wrong with a policy's pause statuses (the admin form asks too)."""
+    if not isinstance(pause_statuses, list):
+        return [NOT_A_LIST]
+    allowed = ", ".join(PAUSABLE_STATUSES)
+    return [
+        BAD_PAUSE_STATUS.format(status=s, allowed=allowed)
+        for s in pause_statuses
+        if s not in PAUSABLE_STATUSES
+    ]
+
+
+def warning_percent_problems(warning_percents: Any) -> list[str]:
+    """What is wrong with a policy's warning thresholds (the admin form asks too)."""
+    if not isinstance(warning_percents, list):
+        return [NOT_A_LIST]
+    low, high = WARNING_PERCENT_RANGE
+    problems: list[str] = []
+    numbers: list[int] = []
+    for value in warning_percents:
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(NOT_A_PERCENT.format(value=value))
+        elif not low <= value <= high:
+            problems.append(WARNING_RANGE.format(value=value, low=low, high=high))
+        else:
+            numbers.append(value)
+    if len(warning_percents) > MAX_WARNINGS:
+        problems.append(TOO_MANY_WARNINGS.format(maximum=MAX_WARNINGS))
+    if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
+        problems.append(NOT_ASCENDING)
+    return problems
+
+
 def _policy_problems(
     engagement: Engagement,
     calendar: BusinessCalendar,
     pause_statuses: list[str],
+    warning_percents: list[int],
     at_risk_percent: Decimal,
     targets: Sequence[Mapping[str, Any]],
 ) -> list[tuple[str, str | None]]:
@@ -381,11 +471,8 @@ def _policy_problems(
         ("calendar_id", OTHER_ENGAGEMENT if calendar.engagement_id != engagement.pk else None),
         ("at_risk_percent", NEGATIVE if at_risk_percent < 0 else None),
     ]
-    problems.extend(
-        ("pause_statuses", BAD_PAUSE_STATUS.format(status=s))
-        for s in pause_statuses
-        if s not in PAUSABLE_STATUSES
-    )
+    problems.extend(("pause_statuses", m) for m in pause_status_problems(pause_statuses))
+    problems.extend(("warning_percents", m) for m in warning_percent_problems(warning_percents))
     problems.extend(_target_problems(engagement, targets))
     return problems
 
@@ -429,6 +516,17 @@ def _targets_snapshot(policy: SlaPolicy) -> list[dict[str, Any]]:
     ]
 
 
+POLICY_FIELDS = [
+    "name",
+    "slug",
+    "version",
+    "calendar_id",
+    "pause_statuses",
+    "warning_percents",
+    "at_risk_percent",
+]
+
+
 @transaction.atomic
 def sla_policy_create(
     *,
@@ -439,14 +537,18 @@ def sla_policy_create(
     targets: Sequence[Mapping[str, Any]],
     slug: str = "",
     pause_statuses: list[str] | None = None,
+    warning_percents: list[int] | None = None,
     at_risk_percent: Decimal = Decimal(0),
 ) -> SlaPolicy:
+    """Version 1 of a policy. Left out, `pause_statuses` is ["waiting_on_client"] and
+    `warning_percents` is [75, 90]."""
     if actor is not None:
         visibility.require(actor, "sla_policy.manage")
     _require_engagement_side(actor, engagement)
-    pause_statuses = ["waiting_on_client"] if pause_statuses is None else pause_statuses
+    pause = default_pause_statuses() if pause_statuses is None else pause_statuses
+    warnings = default_warning_percents() if warning_percents is None else warning_percents
     errors.raise_failures(
-        _policy_problems(engagement, calendar, pause_statuses, at_risk_percent, targets)
+        _policy_problems(engagement, calendar, pause, warnings, at_risk_percent, targets)
     )
     slug = slug or slugify(name)
     policy = SlaPolicy(
@@ -455,13 +557,14 @@ def sla_policy_create(
         slug=slug,
         version=1,
         calendar=calendar,
-        pause_statuses=pause_statuses,
+        pause_statuses=pause,
+        warning_percents=warnings,
         at_risk_percent=at_risk_percent,
         **_tenant(engagement),
     )
     save_unique(policy, field="slug", value=slug, save=policy.save)
     _write_targets(policy, targets)
-    changes = audit.diff({}, audit.snapshot(policy, ["name", "slug", "version", "calendar_id"]))
+    changes = audit.diff({}, audit.snapshot(policy, POLICY_FIELDS))
     changes["targets"] = [None, _targets_snapshot(policy)]
     audit.record(
         organisation=policy.client,
@@ -482,10 +585,13 @@ def sla_policy_revise(
     calendar: BusinessCalendar | None = None,
     targets: Sequence[Mapping[str, Any]] | None = None,
     pause_statuses: list[str] | None = None,
+    warning_percents: list[int] | None = None,
     at_risk_percent: Decimal | None = None,
 ) -> SlaPolicy:
     """An edit makes a new version; processes on the old version move to the new one,
-    and the old version is kept for whatever was measured against it."""
+    and the old version is kept for whatever was measured against it. A recompute
+    request for the new version is written with it, so the work app moves the open
+    items of the old versions to it and recomputes their clocks."""
     if actor is not None:
         visibility.require(actor, "sla_policy.manage")
     current = SlaPolicy.objects.select_for_update().get(pk=policy.pk)
@@ -507,8 +613,11 @@ def sla_policy_revise(
     engagement = current.engagement
     calendar = calendar or current.calendar
     pause = current.pause_statuses if pause_statuses is None else pause_statuses
+    warnings = current.warning_percents if warning_percents is None else warning_percents
     at_risk = current.at_risk_percent if at_risk_percent is None else at_risk_percent
-    errors.raise_failures(_policy_problems(engagement, calendar, pause, at_risk, list(new_targets)))
+    errors.raise_failures(
+        _policy_problems(engagement, calendar, pause, warnings, at_risk, list(new_targets))
+    )
     revised = SlaPolicy.objects.create(
         engagement=engagement,
         name=name or current.name,
@@ -516,6 +625,7 @@ def sla_policy_revise(
         version=current.version + 1,
         calendar=calendar,
         pause_statuses=pause,
+        warning_percents=warnings,
         at_risk_percent=at_risk,
         **_tenant(engagement),
     )
@@ -523,9 +633,10 @@ def sla_policy_revise(
     current.superseded_by = revised
     current.save(update_fields=["superseded_by", "updated_at"])
     Process.objects.filter(sla_policy=current).update(sla_policy=revised, updated_at=timezone.now())
+    sla_recompute_policy(policy=revised)
+    revised_fields = [f for f in POLICY_FIELDS if f != "slug"]
     changes = audit.diff(
-        {"version": current.version, "name": current.name, "calendar_id": current.calendar_id},
-        {"version": revised.version, "name": revised.name, "calendar_id": revised.calendar_id},
+        audit.snapshot(current, revised_fields), audit.snapshot(revised, revised_fields)
     )
     new_snapshot = _targets_snapshot(revised)
     if new_snapshot != old_targets:

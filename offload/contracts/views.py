@@ -1,4 +1,5 @@
-"""Pages: the home list, an organisation's engagements, processes and documents.
+"""Pages: the home list, an organisation's engagements, processes and documents, a
+calendar with its next days, and an SLA policy with its versions.
 
 Every object a page shows is looked up through `offload.tenancy.visibility`, so
 another client's URL answers 404 exactly like a missing one.
@@ -7,6 +8,7 @@ another client's URL answers 404 exactly like a missing one.
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import markdown
 import nh3
@@ -15,9 +17,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
-from offload.contracts import selectors
-from offload.contracts.models import ContractDocument, Engagement, Process
-from offload.core import htmx
+from offload.contracts import calendar_preview, selectors
+from offload.contracts.models import (
+    BusinessCalendar,
+    ContractDocument,
+    Engagement,
+    Process,
+    SlaPolicy,
+)
+from offload.core import errors, htmx
 from offload.tenancy import selectors as tenancy_selectors
 from offload.tenancy.models import Organisation, OrganisationKind
 from offload.tenancy.pages import get_visible_or_404, member_required
@@ -127,3 +135,66 @@ def document_detail(request: HttpRequest, principal: Principal, pk: int) -> Http
         pk=pk,
     )
     return render(request, "contracts/document_detail.html", {"document": document})
+
+
+# A calendar page shows a fortnight; its arrows move by one.
+PREVIEW_DAYS = 14
+
+
+def _start_param(raw: str | None) -> date | None:
+    """The `start` of a calendar page, or None (today) if it is missing, not a date or
+    outside the preview's years: a page falls back rather than failing."""
+    try:
+        start = date.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return None if calendar_preview.range_problems(start, PREVIEW_DAYS) else start
+
+
+@member_required
+def calendar_detail(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
+    """A calendar: its spec and a fortnight of its days; htmx swaps the fortnight."""
+    calendar = get_visible_or_404(
+        principal, BusinessCalendar.objects.select_related("engagement", "client"), pk=pk
+    )
+    context: dict[str, object] = {
+        "calendar": calendar,
+        "spec": json.dumps(calendar.spec, indent=2, sort_keys=True),
+    }
+    try:
+        preview = selectors.calendar_preview_days(
+            calendar=calendar, start=_start_param(request.GET.get("start")), days=PREVIEW_DAYS
+        )
+    except errors.OffloadError as exc:  # a stored spec that no longer parses
+        context["problem"] = exc.detail
+    else:
+        step = timedelta(days=PREVIEW_DAYS)
+        context["preview"] = preview
+        earlier, later = preview.start - step, preview.start + step
+        context["earlier"] = None if _start_param(earlier.isoformat()) is None else earlier
+        context["later"] = None if _start_param(later.isoformat()) is None else later
+    template = (
+        "contracts/partials/_calendar_preview.html"
+        if htmx.is_fragment_request(request)
+        else "contracts/calendar_detail.html"
+    )
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@member_required
+def sla_policy_detail(request: HttpRequest, principal: Principal, pk: int) -> HttpResponse:
+    """One version of a policy, and the history of its slug with what each changed."""
+    policy = get_visible_or_404(
+        principal,
+        SlaPolicy.objects.select_related("engagement", "client", "calendar"),
+        pk=pk,
+    )
+    versions = selectors.sla_policy_versions(principal=principal, policy=policy)
+    shown = next(v for v in versions if v.policy.pk == policy.pk)
+    return render(
+        request,
+        "contracts/sla_policy_detail.html",
+        {"policy": policy, "shown": shown.policy, "versions": versions, "current": versions[0]},
+    )

@@ -9,6 +9,7 @@ from offload.contracts.models import (
     Process,
     RateCard,
     SlaPolicy,
+    SlaRecompute,
     SlaTarget,
     SopVersion,
 )
@@ -21,6 +22,7 @@ for model in (
     BusinessCalendar,
     SlaPolicy,
     SlaTarget,
+    SlaRecompute,
     RateCard,
     Process,
     SopVersion,

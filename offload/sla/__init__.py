@@ -1,5 +1,52 @@
-"""Business time: pure calendar arithmetic with no Django (the SLA engine's core)."""
+"""The SLA engine: business-time calendar arithmetic and the clock state machine,
+pure Python with no Django."""
 
 from offload.sla.business_time import BusinessCalendar
+from offload.sla.clock import (
+    Clock,
+    Happening,
+    Kind,
+    Metric,
+    Replay,
+    Signal,
+    SignalKind,
+    State,
+    Terms,
+    apply,
+    cancelled,
+    completed,
+    public_reply,
+    reclassified,
+    reopened,
+    replay,
+    repolicied,
+    start,
+    status_changed,
+    tick,
+    used,
+)
 
-__all__ = ["BusinessCalendar"]
+__all__ = [
+    "BusinessCalendar",
+    "Clock",
+    "Happening",
+    "Kind",
+    "Metric",
+    "Replay",
+    "Signal",
+    "SignalKind",
+    "State",
+    "Terms",
+    "apply",
+    "cancelled",
+    "completed",
+    "public_reply",
+    "reclassified",
+    "reopened",
+    "replay",
+    "repolicied",
+    "start",
+    "status_changed",
+    "tick",
+    "used",
+]

@@ -63,6 +63,11 @@ class User(AbstractUser):
     is_bot = models.BooleanField(
         default=False, help_text="A non-human user for automation; signs in by API key only."
     )
+    # The user's own choice (docs/notifications.md): every notification is in the inbox;
+    # this adds an e-mail copy of each.
+    notify_by_email = models.BooleanField(
+        default=False, help_text="Also send each in-app notification by e-mail."
+    )
 
     class Meta:
         ordering = ["username"]
@@ -205,3 +210,53 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain of organisation {self.organisation_id} at seq {self.seq}"
+
+
+class Notification(models.Model):
+    """One message in one user's inbox (docs/notifications.md); only its recipient sees it."""
+
+    # The inbox indexes below start with the recipient, so the foreign key needs none.
+    recipient = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
+    # The tenant it concerns: the recipient's organisation.
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=40, help_text="e.g. sla_warning, sla_breach")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=500, blank=True, help_text="A path on this site")
+    # Set by a sender that may run twice (a retried sweep): one notification per
+    # recipient and key, however often it is sent.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The inbox, newest first (pages go by id, which follows created_at).
+            models.Index(fields=["recipient", "-id"], name="notification_inbox"),
+            # The unread badge's count and the unread filter: unread rows only.
+            models.Index(
+                fields=["recipient", "-id"],
+                name="notification_unread",
+                condition=Q(read_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "dedupe_key"],
+                name="notification_dedupe_per_recipient",
+                condition=Q(dedupe_key__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient_id}: {self.title}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

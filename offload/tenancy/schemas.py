@@ -146,3 +146,35 @@ class AuditEventOut(Schema):
     changes: dict[str, list[object]]
     request_id: str
     ip: str | None
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    link: str = Field(description="A path on this site (e.g. /items/123/), or empty")
+    created_at: datetime
+    read_at: datetime | None
+    emailed_at: datetime | None
+
+
+class NotificationFilter(Schema):
+    unread: bool = Field(default=False, description="true: only the unread ones")
+
+
+class NotificationUnreadCountOut(Schema):
+    unread: int
+
+
+class NotificationsMarkedOut(Schema):
+    marked: int = Field(description="How many were unread and are now read")
+
+
+class NotificationPreferencesOut(Schema):
+    notify_by_email: bool = Field(description="Also e-mail each notification to `email`")
+    email: str
+
+
+class NotificationPreferencesPatch(PatchIn):
+    notify_by_email: bool | None = None

@@ -22,6 +22,7 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from offload.core import errors
 from offload.tenancy.models import (
+    CLIENT_ROLES,
     PROVIDER_ROLES,
     ApiKey,
     ApiScope,
@@ -175,6 +176,14 @@ def user_rule(principal: Principal) -> Q:
     )
 
 
+def recipient_rule(principal: Principal) -> Q:
+    """Notifications: the principal's user's own, of the principal's organisation only.
+    An organisation's API key acts as no user and has no inbox."""
+    if principal.user is None:
+        return Q(pk__in=[])
+    return Q(recipient=principal.user.pk, organisation=principal.organisation.pk)
+
+
 # ---------------------------------------------------------------- actions
 
 ROLE_REQUIRED = "requires one of the roles: {roles}"
@@ -219,6 +228,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "work_item.create": frozenset(
         {Role.ADMIN, Role.OPS_MANAGER, Role.TEAM_LEAD, Role.AGENT, Role.BOT, Role.CLIENT_ADMIN}
     ),
+    # One's own inbox and notification preferences: every member (the rows are the
+    # principal's user's own; offload.tenancy.notifications checks that).
+    "notification.own": PROVIDER_ROLES | CLIENT_ROLES,
 }
 
 

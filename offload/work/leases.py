@@ -31,7 +31,7 @@ from django.utils import timezone
 from offload.contracts.models import Process
 from offload.core import errors, sweeps
 from offload.tenancy.visibility import Principal
-from offload.work import history, routing
+from offload.work import history, pgcycle, routing
 from offload.work.models import Assignment, Queue, RoutingMode, WorkItem, WorkItemEvent
 from offload.work.routing import Grant, QueuePolicy, RelaxStep, WorkerView
 from offload.workers.models import Presence, Worker, WorkerChannel, WorkerKind
@@ -83,7 +83,9 @@ def policies_for(worker: Worker, mode: str | None = RoutingMode.PULL) -> list[Qu
     return [queue_policy(q, q.process) for q in queues.select_related("process")]
 
 
-def worker_view(worker: Worker) -> WorkerView:
+def worker_view(worker: Worker, *, capacity_free: bool = True) -> WorkerView:
+    """The worker as the pure policy sees it. With capacity_free False every channel
+    it has capacity on counts as free: the claim statement checks the load itself."""
     channels = list(worker.channels.all())  # prefetched by the worker's selectors
     skills = {} if worker.kind == WorkerKind.BOT else dict(worker.skills or {})
     languages = frozenset(worker.languages or [])
@@ -92,17 +94,21 @@ def worker_view(worker: Worker) -> WorkerView:
         skills=skills,
         languages=languages,
         certified=frozenset(p.pk for p in worker.processes.all()),
-        free={c.channel: c.capacity - c.load for c in channels},
+        free={c.channel: c.capacity - (c.load if capacity_free else 0) for c in channels},
     )
 
 
 def worker_grants(
-    worker: Worker, queue_id: int | None = None, mode: str | None = RoutingMode.PULL
+    worker: Worker,
+    queue_id: int | None = None,
+    mode: str | None = RoutingMode.PULL,
+    *,
+    capacity_free: bool = True,
 ) -> list[Grant]:
     policies = policies_for(worker, mode)
     if queue_id is not None:
         policies = [p for p in policies if p.queue_id == queue_id]
-    view = worker_view(worker)
+    view = worker_view(worker, capacity_free=capacity_free)
     if worker.kind == WorkerKind.BOT:
         # A bot's eligibility is its processes: skills and languages are an agent's.
         policies = [
@@ -115,17 +121,6 @@ def worker_grants(
             if p.process_id in view.certified and view.free.get(p.channel, 0) > 0
         ]
     return routing.grants(policies, view)
-
-
-def _ordering_sql(ordering: Sequence[str]) -> str:
-    columns = {
-        "priority": "i.priority",
-        "due_at": "i.due_at NULLS LAST"
-        if connection.vendor == "postgresql"
-        else "i.due_at IS NULL, i.due_at",
-        "created_at": "i.created_at",
-    }
-    return ", ".join([*(columns[key] for key in ordering), "i.id"])
 
 
 # ------------------------------------------------------------------ the worker
@@ -155,118 +150,53 @@ def _lease_seconds(queue_id: int) -> int:
     return int(Queue.objects.filter(pk=queue_id).values_list("lease_seconds", flat=True)[0])
 
 
-_CLAIM_SQL = """
-WITH g(queue_id, language, min_wait) AS (
-    SELECT * FROM unnest(%(g_queue)s::bigint[], %(g_lang)s::text[], %(g_wait)s::float8[])
-),
-picked AS (
-    SELECT i.id, i.channel, i.client_id, i.provider_id, i.queue_id, i.status
-    FROM work_workitem i
-    WHERE i.status IN ('queued', 'escalated')
-      AND i.queue_id = ANY(%(queues)s::bigint[])
-      AND EXISTS (
-        SELECT 1 FROM g
-        WHERE g.queue_id = i.queue_id
-          AND (g.language = i.language OR g.language = '*')
-          AND COALESCE(i.queued_at, i.created_at) <= %(now)s - g.min_wait * interval '1 second'
-      )
-    ORDER BY {ordering}
-    LIMIT 1
-    FOR UPDATE OF i SKIP LOCKED
-),
-cap AS (
-    UPDATE workers_workerchannel wc SET load = wc.load + 1
-    FROM picked p
-    WHERE wc.worker_id = %(worker)s AND wc.channel = p.channel AND wc.load < wc.capacity
-    RETURNING wc.id
-),
-upd AS (
-    UPDATE work_workitem i
-    SET status = 'assigned', assignee_id = %(user)s, updated_at = %(now)s
-    FROM picked p
-    WHERE i.id = p.id AND EXISTS (SELECT 1 FROM cap)
-    RETURNING i.*, p.status AS before
-),
-lease AS (
-    INSERT INTO work_assignment
-        (item_id, worker_id, client_id, provider_id, assigned_at, lease_expires_at,
-         how, work_seconds, wrap_seconds, created_at, updated_at, end_reason)
-    SELECT u.id, %(worker)s, u.client_id, u.provider_id, %(now)s,
-           %(now)s + q.lease_seconds * interval '1 second', 'pull', 0, 0, %(now)s, %(now)s, ''
-    FROM upd u JOIN work_queue q ON q.id = u.queue_id
-    RETURNING id, item_id, lease_expires_at
-),
-ev AS (
-    INSERT INTO work_workitemevent
-        (item_id, client_id, provider_id, seq, type, at, actor_user_id, actor_api_key_id,
-         actor_label, data)
-    SELECT u.id, u.client_id, u.provider_id,
-           (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM work_workitemevent e WHERE e.item_id = u.id),
-           'assigned', %(now)s, %(user)s, %(api_key)s, %(label)s,
-           jsonb_build_object('from_status', u.before, 'to_status', 'assigned',
-                              'worker', %(worker)s, 'how', 'pull',
-                              'lease_expires_at', to_char(l.lease_expires_at AT TIME ZONE 'UTC',
-                                                          'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
-    FROM upd u JOIN lease l ON l.item_id = u.id
-    RETURNING id, item_id, client_id, provider_id
-),
-hooks AS (
-    -- The webhook outbox row of each subscribed endpoint, with the event.
-    INSERT INTO work_webhookdelivery
-        (created_at, updated_at, client_id, provider_id, endpoint_id, item_id, event_id,
-         status, attempts, next_attempt_at, last_error)
-    SELECT %(now)s, %(now)s, ev.client_id, ev.provider_id, e.id, ev.item_id, ev.id,
-           'pending', 0, %(now)s, ''
-    FROM ev JOIN work_webhookendpoint e
-      ON e.client_id = ev.client_id AND e.is_active
-     AND (e.event_types @> '["assigned"]'::jsonb OR e.event_types @> '["*"]'::jsonb)
-    RETURNING id
-),
-busy AS (
-    UPDATE workers_worker SET idle_since = NULL
-    WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
-    RETURNING id
-)
-SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until,
-       (SELECT count(*) FROM hooks) AS hooks, (SELECT count(*) FROM busy) AS busy
-FROM upd u JOIN lease l ON l.item_id = u.id
-"""
+# ------------------------------------------------------------------ routing contexts
 
 
-def _claim_postgresql(
-    actor: Principal, worker: Worker, grants: list[Grant], ordering: Sequence[str], now: datetime
-) -> tuple[WorkItem, Assignment] | None:
-    params: dict[str, Any] = {
-        "g_queue": [g.queue_id for g in grants],
-        "g_lang": [g.language for g in grants],
-        "g_wait": [min(g.min_wait_s, 10**9) for g in grants],
-        "queues": sorted({g.queue_id for g in grants}),
-        "now": now,
-        "worker": worker.pk,
-        "user": worker.user_id,
-        "api_key": actor.api_key.pk if actor.api_key else None,
-        "label": actor.label,
-    }
-    sql = _CLAIM_SQL.format(ordering=_ordering_sql(ordering))
-    # raw() maps the item's columns onto a WorkItem (with its JSON decoded), and the
-    # lease's columns onto attributes of it: no second round trip.
-    item = next(iter(WorkItem.objects.raw(sql, params)), None)
-    if item is None:
+@dataclass(frozen=True)
+class RoutingContext:
+    """What a worker's pulls need to know, kept between pulls: who it is and what it
+    may take. Free capacity is not in it: the claim statement reads it fresh."""
+
+    worker_id: int
+    user_id: int
+    stamp: str  # pgcycle.routing_stamp: the claim statement refuses a stale context
+    process_ids: tuple[int, ...]
+    grants: tuple[Grant, ...]
+
+
+_contexts: dict[tuple[int, int], RoutingContext] = {}
+
+
+def routing_context(actor: Principal) -> RoutingContext | None:
+    """The caller's routing context, from memory if it has one. The claim statement
+    checks its stamp, and a stale one is forgotten and made again."""
+    if actor.user is None:
         return None
-    lease = Assignment(
-        id=item.lease_id,  # type: ignore[attr-defined]
-        item_id=item.pk,
+    key = (actor.user.pk, actor.organisation.pk)
+    context = _contexts.get(key)
+    if context is not None:
+        return context
+    from offload.workers.selectors import worker_for_principal
+
+    worker = worker_for_principal(actor)
+    if worker is None or not worker.is_active or worker.user_id is None:
+        return None
+    process_ids = tuple(sorted(p.pk for p in worker.processes.all()))
+    context = RoutingContext(
         worker_id=worker.pk,
-        client_id=item.client_id,
-        provider_id=item.provider_id,
-        assigned_at=now,
-        lease_expires_at=item.lease_until,  # type: ignore[attr-defined]
-        how="pull",
-        created_at=now,
-        updated_at=now,
+        user_id=worker.user_id,
+        stamp=pgcycle.routing_stamp(worker.pk, process_ids),
+        process_ids=process_ids,
+        grants=tuple(worker_grants(worker, capacity_free=False)),
     )
-    lease._state.adding = False
-    return item, lease
+    _contexts[key] = context
+    return context
+
+
+def routing_context_forget(actor: Principal) -> None:
+    if actor.user is not None:
+        _contexts.pop((actor.user.pk, actor.organisation.pk), None)
 
 
 def _eligible_q(grants: Iterable[Grant], now: datetime) -> Q:
@@ -358,30 +288,76 @@ def assign(
     return lease, event
 
 
-@transaction.atomic
 def work_item_claim(
     *, actor: Principal, queue: Queue | None = None, now: datetime | None = None
 ) -> Claim | None:
-    """Assign the calling worker the best item it may take now, or None (204)."""
+    """Assign the calling worker the best item it may take now, or None (204).
+
+    On PostgreSQL a pull is one statement, with the worker's routing context kept
+    from its last pull; the general path decides whatever that statement cannot (a
+    409 for an unavailable worker, a context gone stale)."""
+    now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        context = routing_context(actor)
+        if context is not None:
+            grants = [g for g in context.grants if queue is None or g.queue_id == queue.pk]
+            if grants:
+                got = pgcycle.claim(
+                    actor=actor,
+                    worker_id=context.worker_id,
+                    user_id=context.user_id,
+                    stamp=context.stamp,
+                    process_ids=context.process_ids,
+                    grants=grants,
+                    ordering=_ordering(queue),
+                    per_grant=pgcycle.CANDIDATES_PER_GRANT,
+                    now=now,
+                )
+                if got.item is not None and got.lease is not None:
+                    return Claim(item=got.item, assignment=got.lease)
+                if got.decided:
+                    return None
+        routing_context_forget(actor)
+    return _claim_general(actor=actor, queue=queue, now=now)
+
+
+def _ordering(queue: Queue | None) -> tuple[str, ...]:
+    if queue is not None:
+        return tuple(queue.ordering or routing.DEFAULT_ORDERING)
+    return tuple(routing.DEFAULT_ORDERING)
+
+
+@transaction.atomic
+def _claim_general(*, actor: Principal, queue: Queue | None, now: datetime) -> Claim | None:
     worker = worker_of(actor)
     if worker.presence != Presence.AVAILABLE:
         raise errors.Conflict(
             NOT_AVAILABLE.format(presence=worker.presence), presence=worker.presence
         )
-    now = now or timezone.now()
     grants = worker_grants(worker, queue.pk if queue else None)
     if not grants:
         return None
-    ordering = routing.DEFAULT_ORDERING
-    if queue is not None:
-        ordering = tuple(queue.ordering or routing.DEFAULT_ORDERING)
-    if connection.vendor == "postgresql":
-        got = _claim_postgresql(actor, worker, grants, ordering, now)
-    else:
-        got = _claim_orm(actor, worker, grants, ordering, now)
-    if got is None:
+    if connection.vendor == "postgresql" and worker.user_id is not None:
+        # Every candidate of every grant: exact, for the pulls the fast one left open.
+        process_ids = sorted(p.pk for p in worker.processes.all())
+        got = pgcycle.claim(
+            actor=actor,
+            worker_id=worker.pk,
+            user_id=worker.user_id,
+            stamp=pgcycle.routing_stamp(worker.pk, process_ids),
+            process_ids=process_ids,
+            grants=grants,
+            ordering=_ordering(queue),
+            per_grant=None,
+            now=now,
+        )
+        if got.item is None or got.lease is None:
+            return None
+        return Claim(item=got.item, assignment=got.lease)
+    picked = _claim_orm(actor, worker, grants, _ordering(queue), now)
+    if picked is None:
         return None
-    return Claim(item=got[0], assignment=got[1])
+    return Claim(item=picked[0], assignment=picked[1])
 
 
 # ------------------------------------------------------------------ leases and moves

@@ -111,8 +111,9 @@ class WorkItem(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["client", "status"], name="item_client_status"),
+            # The head of a queue's backlog in the pull's order (offload.work.pgcycle).
             models.Index(
-                fields=["queue", "priority", "created_at"],
+                fields=["queue", "priority", "due_at", "created_at", "id"],
                 name="item_queue_backlog",
                 condition=Q(status__in=["queued", "escalated"]),
             ),

@@ -323,6 +323,10 @@ def worker_update(
     if deactivating:
         _change_presence(worker, Presence.OFFLINE, actor=actor)
     changes = audit.diff(before, _audited_state(worker))
+    if changes and not changed:
+        # Certifications and channels are rows of their own; the worker's updated_at
+        # still moves, because routing keeps a worker's context until it does.
+        worker.save(update_fields=["updated_at"])
     if changes:
         action = "worker.deactivate" if deactivating else "worker.update"
         audit.record(

@@ -29,6 +29,22 @@ WEEKDAYS_9_TO_5: dict[str, Any] = {
     "partial": [],
 }
 
+# Warsaw office hours with Polish holidays, one closed Friday, and partial days: one
+# across the night the clocks go forward, one across the night they go back, a short
+# Good Friday and a half-day Christmas Eve (a public holiday the partial day overrides).
+WARSAW_OFFICE: dict[str, Any] = {
+    "timezone": "Europe/Warsaw",
+    "hours": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": {"country": "PL", "subdivision": None},
+    "closed": ["2026-03-27"],
+    "partial": [
+        {"date": "2026-03-29", "hours": [["01:00", "05:00"]]},
+        {"date": "2026-04-03", "hours": [["09:00", "13:00"]]},
+        {"date": "2026-10-25", "hours": [["01:00", "05:00"]]},
+        {"date": "2026-12-24", "hours": [["09:00", "12:00"]]},
+    ],
+}
+
 
 def make_engagement(
     client: Organisation | None = None, provider: Organisation | None = None, **overrides: Any

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from offload.contracts import services
 from offload.contracts.models import (
@@ -21,8 +23,10 @@ from offload.contracts.models import (
     Process,
     RateCard,
     SlaPolicy,
+    SlaRecompute,
 )
 from offload.contracts.tests.factories import (
+    WARSAW_OFFICE,
     WEEKDAYS_9_TO_5,
     make_calendar,
     make_document,
@@ -532,6 +536,126 @@ def test_calendar_patch_with_a_bad_spec_keeps_the_old_one(world):
     assert calendar.spec == WEEKDAYS_9_TO_5
 
 
+NINE_TO_FIVE = [["09:00", "17:00"]]
+
+
+def preview_day(
+    on: str,
+    weekday: str,
+    windows: list[list[str]] | None = None,
+    minutes: int = 0,
+    reason: str | None = None,
+    holiday: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "date": on,
+        "weekday": weekday,
+        "windows": windows or [],
+        "open_minutes": minutes,
+        "reason": reason,
+        "holiday": holiday,
+    }
+
+
+WARSAW_FORTNIGHT = [
+    preview_day("2026-03-23", "mon", NINE_TO_FIVE, 480),
+    preview_day("2026-03-24", "tue", NINE_TO_FIVE, 480),
+    preview_day("2026-03-25", "wed", NINE_TO_FIVE, 480),
+    preview_day("2026-03-26", "thu", NINE_TO_FIVE, 480),
+    preview_day("2026-03-27", "fri", reason="closed"),
+    preview_day("2026-03-28", "sat", reason="weekend"),
+    preview_day("2026-03-29", "sun", [["01:00", "05:00"]], 180, reason="partial"),
+    preview_day("2026-03-30", "mon", NINE_TO_FIVE, 480),
+    preview_day("2026-03-31", "tue", NINE_TO_FIVE, 480),
+    preview_day("2026-04-01", "wed", NINE_TO_FIVE, 480),
+    preview_day("2026-04-02", "thu", NINE_TO_FIVE, 480),
+    preview_day("2026-04-03", "fri", [["09:00", "13:00"]], 240, reason="partial"),
+    preview_day("2026-04-04", "sat", reason="weekend"),
+    preview_day("2026-04-05", "sun", reason="public_holiday", holiday="Easter Sunday"),
+]
+
+
+def test_calendar_preview_answers_each_day_of_a_fortnight(world):
+    # given
+    calendar = make_calendar(world.engagement, spec=WARSAW_OFFICE)
+    # when
+    response = get(world.viewer, f"/calendars/{calendar.pk}/preview", start="2026-03-23")
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "calendar_id": calendar.pk,
+        "timezone": "Europe/Warsaw",
+        "start": "2026-03-23",
+        "days": WARSAW_FORTNIGHT,
+    }
+
+
+def test_calendar_preview_takes_days_and_starts_today_in_the_calendars_zone(world):
+    # given
+    calendar = make_calendar(world.engagement, spec=WARSAW_OFFICE)
+    zone = ZoneInfo("Europe/Warsaw")
+    before = timezone.now().astimezone(zone).date()
+    # when
+    response = get(world.viewer, f"/calendars/{calendar.pk}/preview", days=62)
+    # then
+    after = timezone.now().astimezone(zone).date()
+    body = response.json()
+    assert response.status_code == 200, response.content
+    assert body["start"] in {before.isoformat(), after.isoformat()}
+    assert len(body["days"]) == 62
+    assert body["days"][0]["date"] == body["start"]
+
+
+def test_calendar_preview_answers_the_next_14_days_by_default(world):
+    # given
+    calendar = make_calendar(world.engagement, spec=WARSAW_OFFICE)
+    # when
+    response = get(world.viewer, f"/calendars/{calendar.pk}/preview", start="2026-03-23")
+    # then
+    assert len(response.json()["days"]) == 14
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"days": 0}, "days"),
+        ({"days": 63}, "days"),
+        ({"days": "two weeks"}, "days"),
+        ({"start": "2026-02-30"}, "start"),
+        ({"start": "tomorrow"}, "start"),
+        ({"start": "0001-01-01"}, "start"),
+        ({"start": "2999-12-31", "days": 2}, "start"),
+    ],
+)
+def test_calendar_preview_with_a_bad_range_names_the_field(world, params, field):
+    # given
+    calendar = make_calendar(world.engagement, spec=WARSAW_OFFICE)
+    # when
+    response = get(world.viewer, f"/calendars/{calendar.pk}/preview", **params)
+    # then
+    assert error_fields(response) == [field]
+
+
+def test_calendar_preview_of_another_clients_calendar_is_not_found(world):
+    # given
+    calendar = make_calendar(world.engagement, spec=WARSAW_OFFICE)
+    # when
+    response = get(world.stranger, f"/calendars/{calendar.pk}/preview")
+    # then
+    problem(response, 404)
+
+
+def test_calendar_patch_of_the_spec_writes_a_recompute_request(world):
+    # given
+    calendar = make_calendar(world.engagement)
+    # when
+    same = patch(world.ops, f"/calendars/{calendar.pk}", {"spec": WEEKDAYS_9_TO_5})
+    changed = patch(world.ops, f"/calendars/{calendar.pk}", {"spec": WARSAW_OFFICE})
+    # then
+    assert (same.status_code, changed.status_code) == (200, 200)
+    assert list(SlaRecompute.objects.values_list("kind", "calendar")) == [("calendar", calendar.pk)]
+
+
 def test_calendar_create_by_finance_is_forbidden(world):
     # when
     response = post(
@@ -705,6 +829,166 @@ def test_sla_policy_list_filters_current_and_engagement(world):
     # then
     assert ids(every) == [v1.pk, v2.pk, elsewhere.pk]
     assert ids(current) == [v2.pk]
+
+
+def test_sla_policy_create_defaults_and_answers_pause_statuses_and_warning_percents(world):
+    # given
+    calendar = make_calendar(world.engagement)
+    # when
+    default = post(world.ops, "/sla-policies", policy_body(world, calendar))
+    chosen = post(
+        world.ops,
+        "/sla-policies",
+        policy_body(
+            world,
+            calendar,
+            name="Escalations",
+            pause_statuses=["escalated", "failed"],
+            warning_percents=[50, 80],
+        ),
+    )
+    # then
+    assert default.status_code == 201, default.content
+    assert (default.json()["pause_statuses"], default.json()["warning_percents"]) == (
+        ["waiting_on_client"],
+        [75, 90],
+    )
+    assert chosen.status_code == 201, chosen.content
+    assert (chosen.json()["pause_statuses"], chosen.json()["warning_percents"]) == (
+        ["escalated", "failed"],
+        [50, 80],
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "errors_named"),
+    [
+        (
+            {"warning_percents": [90, 75]},
+            [{"field": "warning_percents", "message": services.NOT_ASCENDING}],
+        ),
+        (
+            {"warning_percents": [0, 100]},
+            [
+                {
+                    "field": "warning_percents",
+                    "message": services.WARNING_RANGE.format(value=v, low=1, high=99),
+                }
+                for v in (0, 100)
+            ],
+        ),
+        (
+            {"warning_percents": [10, 20, 30, 40, 50, 60]},
+            [
+                {
+                    "field": "warning_percents",
+                    "message": services.TOO_MANY_WARNINGS.format(maximum=5),
+                }
+            ],
+        ),
+        (
+            {"pause_statuses": ["in_progress"]},
+            [
+                {
+                    "field": "pause_statuses",
+                    "message": services.BAD_PAUSE_STATUS.format(
+                        status="in_progress", allowed="escalated, failed, waiting_on_client"
+                    ),
+                }
+            ],
+        ),
+    ],
+)
+def test_sla_policy_create_refuses_bad_warnings_or_pauses_by_name(world, overrides, errors_named):
+    # given
+    calendar = make_calendar(world.engagement)
+    # when
+    response = post(world.ops, "/sla-policies", policy_body(world, calendar, **overrides))
+    # then
+    assert problem(response, 422)["errors"] == errors_named
+    assert not SlaPolicy.objects.exists()
+
+
+def test_sla_policy_patch_takes_warning_percents_and_refuses_bad_ones(world):
+    # given
+    v1 = make_policy(world.engagement)
+    # when
+    bad = patch(world.ops, f"/sla-policies/{v1.pk}", {"warning_percents": [50, 50]})
+    good = patch(world.ops, f"/sla-policies/{v1.pk}", {"warning_percents": [50, 95]})
+    # then
+    assert error_fields(bad) == ["warning_percents"]
+    assert good.status_code == 200, good.content
+    assert (good.json()["version"], good.json()["warning_percents"]) == (2, [50, 95])
+    assert list(SlaRecompute.objects.values_list("kind", "policy")) == [
+        ("policy", good.json()["id"])
+    ]
+
+
+def test_sla_policy_versions_lists_every_version_newest_first(world):
+    # given
+    calendar = make_calendar(world.engagement, name="Office hours")
+    v1 = make_policy(world.engagement, calendar=calendar)
+    revised = patch(
+        world.ops,
+        f"/sla-policies/{v1.pk}",
+        {"warning_percents": [80], "pause_statuses": ["escalated"]},
+    )
+    v2 = SlaPolicy.objects.get(pk=revised.json()["id"])
+    make_policy(world.engagement, name="Another policy")
+    # when: asked of either version, by the client
+    from_v1 = get(world.viewer, f"/sla-policies/{v1.pk}/versions")
+    from_v2 = get(world.viewer, f"/sla-policies/{v2.pk}/versions")
+    # then
+    assert from_v1.status_code == 200, from_v1.content
+    body = from_v1.json()
+    assert body == from_v2.json()
+    assert [(v["id"], v["version"], v["is_current"]) for v in body] == [
+        (v2.pk, 2, True),
+        (v1.pk, 1, False),
+    ]
+    newest, oldest = body
+    assert newest["created_by"].startswith("key:")
+    assert oldest["created_by"] == "system"
+    assert (newest["warning_percents"], newest["pause_statuses"]) == ([80], ["escalated"])
+    assert (oldest["warning_percents"], oldest["pause_statuses"]) == (
+        [75, 90],
+        ["waiting_on_client"],
+    )
+    assert (oldest["superseded_by_id"], newest["superseded_by_id"]) == (v2.pk, None)
+    assert newest["calendar_id"] == oldest["calendar_id"] == calendar.pk
+    assert [t["target_value"] for t in newest["targets"]] == ["1.0000"]
+    assert newest["created_at"] >= oldest["created_at"]
+
+
+def test_sla_policy_versions_of_another_clients_policy_is_not_found(world):
+    # given
+    policy = make_policy(world.engagement)
+    # when
+    response = get(world.stranger, f"/sla-policies/{policy.pk}/versions")
+    # then
+    problem(response, 404)
+
+
+def test_sla_policy_versions_query_count_does_not_grow_with_versions(world):
+    # given
+    policy = make_policy(world.engagement)
+    get(world.admin, f"/sla-policies/{policy.pk}")  # the key notes its first use once
+
+    def queries_for(count: int) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            response = get(world.admin, f"/sla-policies/{policy.pk}/versions")
+        assert len(response.json()) == count
+        return len(ctx.captured_queries)
+
+    services.sla_policy_revise(actor=None, policy=policy, name="v2")
+    with_two = queries_for(2)
+    current = SlaPolicy.objects.get(slug=policy.slug, superseded_by=None)
+    for n in range(4):
+        current = services.sla_policy_revise(actor=None, policy=current, name=f"v{n + 3}")
+    # when
+    with_six = queries_for(6)
+    # then: the key, its user's roles, the policy, the versions, their targets, the trail
+    assert with_two == with_six == 6
 
 
 def test_sla_policy_create_by_finance_is_forbidden(world):

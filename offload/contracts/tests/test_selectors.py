@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from offload.contracts import selectors, services
+from offload.contracts.models import BusinessCalendar, SlaRecompute
 from offload.contracts.tests.factories import (
+    WARSAW_OFFICE,
     make_calendar,
     make_document,
     make_engagement,
     make_policy,
     make_process,
     make_rate_card,
+    target,
 )
+from offload.core import errors, sweeps
 from offload.tenancy.geography import Shore
 from offload.tenancy.tests.factories import make_client, make_principal, make_provider, make_site
 
@@ -185,3 +192,160 @@ def test_engagement_site_shores_classifies_each_provider_site():
         ("Manila", Shore.OFFSHORE),
         ("Monterrey", Shore.NEARSHORE),
     ]
+
+
+# ------------------------------------------------------------------ calendar preview
+
+
+def test_calendar_preview_days_starts_today_in_the_calendars_zone(two_clients):
+    # given: 23:30 UTC on Saturday is already Sunday 00:30 in Warsaw
+    _, acme, _ = two_clients
+    calendar = make_calendar(acme, spec=WARSAW_OFFICE)
+    now = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
+    # when
+    preview = selectors.calendar_preview_days(calendar=calendar, days=2, now=now)
+    # then
+    assert (preview.start, preview.timezone) == (date(2026, 3, 29), "Europe/Warsaw")
+    assert [(d.date, d.open_minutes) for d in preview.days] == [
+        (date(2026, 3, 29), 180),
+        (date(2026, 3, 30), 480),
+    ]
+
+
+def test_calendar_preview_days_outside_the_covered_years_names_start(two_clients):
+    # given
+    _, acme, _ = two_clients
+    calendar = make_calendar(acme)
+    # when
+    with pytest.raises(errors.ValidationFailed) as exc:
+        selectors.calendar_preview_days(calendar=calendar, start=date(1, 1, 1))
+    # then
+    assert [e.field for e in exc.value.errors] == ["start"]
+
+
+def test_calendar_preview_days_of_a_stored_spec_that_no_longer_parses_conflicts(two_clients):
+    # given: an admin edit stored a spec the services would refuse
+    _, acme, _ = two_clients
+    calendar = make_calendar(acme)
+    BusinessCalendar.objects.filter(pk=calendar.pk).update(spec={"timezone": "Mars/Base"})
+    calendar.refresh_from_db()
+    # when
+    with pytest.raises(errors.Conflict) as exc:
+        selectors.calendar_preview_days(calendar=calendar, start=date(2026, 1, 5))
+    # then
+    assert "Mars/Base" in exc.value.detail
+
+
+# ------------------------------------------------------------------ policy versions
+
+
+def test_sla_policy_versions_newest_first_with_their_makers_and_target_changes(two_clients):
+    # given
+    provider, acme, _ = two_clients
+    ops = make_principal(provider, "ops_manager")
+    v1 = make_policy(
+        acme,
+        actor=ops,
+        targets=[target("first_response", "P1", "4"), target("turnaround", "", "2")],
+    )
+    v2 = services.sla_policy_revise(
+        actor=ops,
+        policy=v1,
+        targets=[
+            target("first_response", "P1", "2", credit={"percent_of_fees": "2.5"}),
+            target("accuracy", "", "99.5"),
+        ],
+    )
+    v3 = services.sla_policy_revise(actor=None, policy=v2, warning_percents=[80])
+    # when
+    versions = selectors.sla_policy_versions(principal=make_principal(acme.client), policy=v1)
+    # then
+    assert [(v.policy.pk, v.created_by) for v in versions] == [
+        (v3.pk, "system"),
+        (v2.pk, ops.label),
+        (v1.pk, ops.label),
+    ]
+    assert versions[0].changes == []
+    assert versions[1].changes == [
+        selectors.TargetChange("accuracy", "", None, "at least 99.5 percent"),
+        selectors.TargetChange(
+            "first_response",
+            "P1",
+            "within 4 business hours",
+            "within 2 business hours, credit 2.5 % of fees",
+        ),
+        selectors.TargetChange("turnaround", "", "within 2 business days", None),
+    ]
+    assert versions[2].changes == []
+
+
+def test_sla_policy_versions_takes_three_queries_for_any_number(two_clients):
+    # given
+    provider, acme, _ = two_clients
+    ops = make_principal(provider, "ops_manager")
+    calendar = make_calendar(acme)
+    policy = make_policy(acme, targets=[target(calendar=calendar)])
+    for n in range(5):
+        policy = services.sla_policy_revise(actor=ops, policy=policy, name=f"v{n + 2}")
+    # when
+    with CaptureQueriesContext(connection) as ctx:
+        versions = selectors.sla_policy_versions(principal=ops, policy=policy)
+        texts = [selectors.describe_target(t) for v in versions for t in v.policy.targets.all()]
+        calendars = {v.policy.calendar.name for v in versions}
+    # then
+    assert len(versions) == 6
+    assert texts == [f"within 1 business hours, on {calendar.name}"] * 6
+    assert len(calendars) == 1
+    assert len(ctx.captured_queries) == 3
+
+
+def test_sla_policy_versions_shows_another_client_nothing(two_clients):
+    # given
+    _, acme, globex = two_clients
+    policy = make_policy(acme)
+    # when
+    versions = selectors.sla_policy_versions(principal=make_principal(globex.client), policy=policy)
+    # then
+    assert versions == []
+
+
+# ------------------------------------------------------------------ recompute requests
+
+
+def test_sla_recompute_due_is_what_is_not_done_and_due_oldest_first(two_clients):
+    # given
+    provider, acme, _ = two_clients
+    admin = make_principal(provider, "admin")
+    v1 = make_policy(acme)
+    v2 = services.sla_policy_revise(actor=admin, policy=v1, name="v2")
+    calendar = v1.calendar
+    services.calendar_update(
+        actor=admin, calendar=calendar, data={"spec": {**calendar.spec, "closed": ["2026-12-24"]}}
+    )
+    v3 = services.sla_policy_revise(actor=admin, policy=v2, name="v3")
+    now = timezone.now()
+    SlaRecompute.objects.filter(policy=v3).update(due_at=now + timedelta(minutes=5))
+    done = services.sla_recompute_calendar(calendar=calendar)
+    services.sla_recompute_done(recomputes=[done], now=now)
+    # when
+    due = selectors.sla_recompute_due(now=now)
+    # then
+    assert [(r.kind, r.policy, r.calendar) for r in due] == [
+        ("policy", v2, None),
+        ("calendar", None, calendar),
+    ]
+
+
+def test_sla_recompute_due_is_claimed_by_the_sweep_helper(two_clients):
+    # given
+    _, acme, _ = two_clients
+    v1 = make_policy(acme)
+    v2 = services.sla_policy_revise(actor=None, policy=v1, name="v2")
+    # when
+    with transaction.atomic():
+        claimed = sweeps.claim_due(selectors.sla_recompute_due(now=timezone.now()), limit=10)
+        services.sla_recompute_done(recomputes=claimed, now=timezone.now())
+    # then
+    assert [r.policy for r in claimed] == [v2]
+    assert list(selectors.sla_recompute_due(now=timezone.now())) == []
+    assert [p.pk for p in selectors.sla_policy_earlier_versions(policy=v2)] == [v1.pk]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from offload.contracts import services
-from offload.contracts.models import ContractDocument, Process, SlaPolicy, SopVersion
+from offload.contracts.models import (
+    ContractDocument,
+    Process,
+    SlaPolicy,
+    SlaRecompute,
+    SopVersion,
+)
 from offload.contracts.tests.factories import (
     WEEKDAYS_9_TO_5,
     make_calendar,
@@ -403,6 +410,64 @@ def test_calendar_update_audits_the_change():
     assert event.changes == {"spec": [WEEKDAYS_9_TO_5, new_spec]}
 
 
+def recomputes() -> list[tuple[str, int | None, int | None]]:
+    return list(SlaRecompute.objects.order_by("id").values_list("kind", "policy", "calendar"))
+
+
+def test_calendar_update_of_the_spec_writes_a_recompute_request_with_it():
+    # given
+    calendar = make_calendar(make_engagement())
+    ops = make_principal(calendar.provider, "ops_manager")
+    new_spec = {"timezone": "UTC", "hours": calendar_spec.ALWAYS_OPEN, "holidays": None}
+    # when
+    services.calendar_update(actor=ops, calendar=calendar, data={"spec": new_spec})
+    # then
+    [request] = SlaRecompute.objects.all()
+    assert (request.kind, request.calendar, request.policy) == ("calendar", calendar, None)
+    assert (request.client, request.provider) == (calendar.client, calendar.provider)
+    assert request.done_at is None
+    assert request.due_at <= timezone.now()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"spec": WEEKDAYS_9_TO_5}, {"name": "Renamed"}, {"name": "Renamed", "spec": WEEKDAYS_9_TO_5}],
+    ids=["same spec", "name only", "name and the same spec"],
+)
+def test_calendar_update_that_leaves_the_spec_writes_no_recompute_request(data):
+    # given
+    calendar = make_calendar(make_engagement())
+    ops = make_principal(calendar.provider, "ops_manager")
+    # when
+    services.calendar_update(actor=ops, calendar=calendar, data=data)
+    # then
+    assert recomputes() == []
+
+
+def test_calendar_update_with_a_bad_spec_writes_no_recompute_request():
+    # given
+    calendar = make_calendar(make_engagement())
+    ops = make_principal(calendar.provider, "ops_manager")
+    # when
+    with pytest.raises(errors.ValidationFailed):
+        services.calendar_update(actor=ops, calendar=calendar, data={"spec": {"timezone": "UTC"}})
+    # then
+    assert recomputes() == []
+
+
+def test_a_calendar_with_recompute_requests_can_still_be_deleted_and_they_go_with_it():
+    # given: the calendar's spec was corrected once, and nothing uses it
+    calendar = make_calendar(make_engagement())
+    admin = make_principal(calendar.provider, "admin")
+    services.calendar_update(
+        actor=admin, calendar=calendar, data={"spec": {**WEEKDAYS_9_TO_5, "closed": ["2026-12-24"]}}
+    )
+    # when
+    services.calendar_delete(actor=admin, calendar=calendar)
+    # then
+    assert recomputes() == []
+
+
 def test_calendar_create_needs_a_calendar_role():
     # given
     engagement = make_engagement()
@@ -668,6 +733,174 @@ def test_sla_policy_revise_validates_credit_terms():
 
 
 # ------------------------------------------------------------------ rate cards
+
+
+def test_sla_policy_create_defaults_pause_statuses_and_warning_percents():
+    # when
+    policy = make_policy(make_engagement())
+    # then
+    policy.refresh_from_db()
+    assert (policy.pause_statuses, policy.warning_percents) == (["waiting_on_client"], [75, 90])
+
+
+def test_sla_policy_create_takes_every_pausable_status_and_warning_percents():
+    # when
+    policy = make_policy(
+        make_engagement(),
+        pause_statuses=["waiting_on_client", "escalated", "failed"],
+        warning_percents=[50, 80, 95],
+    )
+    # then
+    policy.refresh_from_db()
+    assert policy.pause_statuses == ["waiting_on_client", "escalated", "failed"]
+    assert policy.warning_percents == [50, 80, 95]
+    [event] = events(policy.client, "sla_policy.create", policy)
+    assert event.changes["warning_percents"] == [None, [50, 80, 95]]
+
+
+ALLOWED_PAUSES = "escalated, failed, waiting_on_client"
+
+
+@pytest.mark.parametrize(
+    ("pause_statuses", "messages"),
+    [
+        (
+            ["in_progress"],
+            [services.BAD_PAUSE_STATUS.format(status="in_progress", allowed=ALLOWED_PAUSES)],
+        ),
+        (
+            ["queued", "waiting_on_client", "closed"],
+            [
+                services.BAD_PAUSE_STATUS.format(status="queued", allowed=ALLOWED_PAUSES),
+                services.BAD_PAUSE_STATUS.format(status="closed", allowed=ALLOWED_PAUSES),
+            ],
+        ),
+        ("waiting_on_client", [services.NOT_A_LIST]),
+    ],
+)
+def test_sla_policy_create_refuses_a_status_a_clock_cannot_pause_in(pause_statuses, messages):
+    # given
+    engagement = make_engagement()
+    # when
+    with pytest.raises(errors.ValidationFailed) as exc:
+        make_policy(engagement, pause_statuses=pause_statuses)
+    # then
+    assert exc.value.errors == [errors.FieldError("pause_statuses", m) for m in messages]
+    assert not SlaPolicy.objects.filter(engagement=engagement).exists()
+
+
+@pytest.mark.parametrize(
+    ("warning_percents", "messages"),
+    [
+        ([0], [services.WARNING_RANGE.format(value=0, low=1, high=99)]),
+        ([50, 100], [services.WARNING_RANGE.format(value=100, low=1, high=99)]),
+        ([90, 75], [services.NOT_ASCENDING]),
+        ([75, 75], [services.NOT_ASCENDING]),
+        ([10, 20, 30, 40, 50, 60], [services.TOO_MANY_WARNINGS.format(maximum=5)]),
+        ([True, "80", 90.5], [services.NOT_A_PERCENT.format(value=v) for v in (True, "80", 90.5)]),
+        ({"at": 75}, [services.NOT_A_LIST]),
+        (
+            [95, 150, 10, 20, 30, 40],
+            [
+                services.WARNING_RANGE.format(value=150, low=1, high=99),
+                services.TOO_MANY_WARNINGS.format(maximum=5),
+                services.NOT_ASCENDING,
+            ],
+        ),
+    ],
+)
+def test_sla_policy_create_refuses_bad_warning_percents_by_name(warning_percents, messages):
+    # given
+    engagement = make_engagement()
+    # when
+    with pytest.raises(errors.ValidationFailed) as exc:
+        make_policy(engagement, warning_percents=warning_percents)
+    # then
+    assert exc.value.errors == [errors.FieldError("warning_percents", m) for m in messages]
+    assert not SlaPolicy.objects.filter(engagement=engagement).exists()
+
+
+@pytest.mark.parametrize("warning_percents", [[], [1], [1, 2, 3, 98, 99]])
+def test_sla_policy_create_accepts_no_warnings_or_up_to_five(warning_percents):
+    # when
+    policy = make_policy(make_engagement(), warning_percents=warning_percents)
+    # then
+    policy.refresh_from_db()
+    assert policy.warning_percents == warning_percents
+
+
+def test_sla_policy_revise_takes_warning_percents_and_pause_statuses_into_the_new_version():
+    # given
+    v1 = make_policy(make_engagement())
+    # when
+    v2 = services.sla_policy_revise(
+        actor=None, policy=v1, warning_percents=[60], pause_statuses=["escalated"]
+    )
+    v3 = services.sla_policy_revise(actor=None, policy=v2, name="Renamed")
+    # then
+    v1.refresh_from_db()
+    assert (v1.warning_percents, v1.pause_statuses) == ([75, 90], ["waiting_on_client"])
+    assert (v2.warning_percents, v2.pause_statuses) == ([60], ["escalated"])
+    assert (v3.warning_percents, v3.pause_statuses) == ([60], ["escalated"])
+    [event] = events(v1.client, "sla_policy.revise", v2)
+    assert event.changes["warning_percents"] == [[75, 90], [60]]
+    assert event.changes["pause_statuses"] == [["waiting_on_client"], ["escalated"]]
+
+
+def test_sla_policy_revise_writes_a_recompute_request_for_the_new_version():
+    # given
+    v1 = make_policy(make_engagement())
+    ops = make_principal(v1.provider, "ops_manager")
+    # when
+    v2 = services.sla_policy_revise(actor=ops, policy=v1, name="v2")
+    v3 = services.sla_policy_revise(
+        actor=ops, policy=v2, targets=[target("first_response", "P1", "3")]
+    )
+    # then: one request per revision, each naming the version open items move to
+    assert recomputes() == [("policy", v2.pk, None), ("policy", v3.pk, None)]
+    request = SlaRecompute.objects.get(policy=v3)
+    assert (request.client, request.provider, request.done_at) == (v3.client, v3.provider, None)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"warning_percents": [90, 75]},
+        {"pause_statuses": ["in_progress"]},
+        {"targets": [target("first_response", "P1", "0")]},
+    ],
+    ids=["warning_percents", "pause_statuses", "targets"],
+)
+def test_sla_policy_revise_that_fails_validation_writes_nothing(change):
+    # given
+    v1 = make_policy(make_engagement())
+    process = make_process(v1.engagement, sla_policy=v1)
+    # when
+    with pytest.raises(errors.ValidationFailed):
+        services.sla_policy_revise(actor=None, policy=v1, **change)
+    # then
+    v1.refresh_from_db()
+    process.refresh_from_db()
+    assert v1.is_current
+    assert process.sla_policy == v1
+    assert SlaPolicy.objects.filter(slug=v1.slug).count() == 1
+    assert recomputes() == []
+    assert events(v1.client, "sla_policy.revise") == []
+
+
+def test_sla_recompute_done_marks_the_claimed_requests_once():
+    # given
+    v1 = make_policy(make_engagement())
+    v2 = services.sla_policy_revise(actor=None, policy=v1, name="v2")
+    request = SlaRecompute.objects.get(policy=v2)
+    now = timezone.now()
+    # when
+    first = services.sla_recompute_done(recomputes=[request], now=now)
+    again = services.sla_recompute_done(recomputes=[request], now=now + timedelta(hours=1))
+    # then
+    request.refresh_from_db()
+    assert (first, again) == (1, 0)
+    assert request.done_at == now
 
 
 def test_rate_card_create_with_tiers_by_finance_is_audited():

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from offload.contracts.models import ContractDocument, Engagement, Process
+from offload.contracts import services
+from offload.contracts.models import (
+    BusinessCalendar,
+    ContractDocument,
+    Engagement,
+    Process,
+    SlaPolicy,
+)
 from offload.contracts.tests.factories import (
+    WARSAW_OFFICE,
+    make_calendar,
     make_document,
     make_engagement,
     make_policy,
     make_process,
+    target,
 )
 from offload.tenancy.models import Organisation, User
 from offload.tenancy.tests.factories import make_client, make_provider, make_user
@@ -30,17 +43,22 @@ class Tenant:
     engagement: Engagement
     process: Process
     document: ContractDocument
+    calendar: BusinessCalendar
+    policy: SlaPolicy
     user: User
 
 
 def make_tenant(provider: Organisation, name: str, *, sop: str = "# Steps") -> Tenant:
     organisation = make_client(f"{name} Corp")
     engagement = make_engagement(organisation, provider, name=f"{name} support")
+    calendar = make_calendar(engagement, spec=WARSAW_OFFICE, name=f"{name} office hours")
     return Tenant(
         organisation=organisation,
         engagement=engagement,
         process=make_process(engagement, name=f"{name} email", sop=sop),
         document=make_document(engagement, title=f"Master services agreement for {name} support"),
+        calendar=calendar,
+        policy=make_policy(engagement, calendar=calendar, name=f"{name} SLA"),
         user=make_user(organisation, "client_admin"),
     )
 
@@ -57,6 +75,8 @@ def page_urls(tenant: Tenant) -> dict[str, str]:
         "engagement": reverse("engagement_detail", args=[tenant.engagement.pk]),
         "process": reverse("process_detail", args=[tenant.process.pk]),
         "document": reverse("document_detail", args=[tenant.document.pk]),
+        "calendar": reverse("calendar_detail", args=[tenant.calendar.pk]),
+        "policy": reverse("sla_policy_detail", args=[tenant.policy.pk]),
     }
 
 
@@ -192,7 +212,9 @@ def test_home_lists_a_providers_clients_and_engagements():
 # ------------------------------------------------------------------ isolation
 
 
-@pytest.mark.parametrize("page", ["organisation", "engagement", "process", "document"])
+@pytest.mark.parametrize(
+    "page", ["organisation", "engagement", "process", "document", "calendar", "policy"]
+)
 def test_another_clients_page_is_not_found(page):
     # given
     provider = make_provider()
@@ -213,7 +235,9 @@ def test_a_missing_object_looks_the_same_as_another_clients():
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("page", ["organisation", "engagement", "process", "document"])
+@pytest.mark.parametrize(
+    "page", ["organisation", "engagement", "process", "document", "calendar", "policy"]
+)
 def test_another_providers_client_is_not_found_for_a_provider(page):
     # given
     ours, theirs = make_provider(), make_provider()
@@ -330,8 +354,9 @@ def test_organisation_tabs_take_a_bounded_number_of_queries(django_assert_max_nu
     client = signed_in(acme.user)
     url = page_urls(acme)["organisation"]
     for tab in ("engagements", "processes", "documents"):
-        # when / then: session, user, membership, organisation, rows (+ current SOPs)
-        with django_assert_max_num_queries(6):
+        # when / then: session, user, membership, organisation, rows (+ current SOPs),
+        # and the header's unread-notification count
+        with django_assert_max_num_queries(7):
             response = client.get(url, {"tab": tab})
         assert response.status_code == 200
 
@@ -344,8 +369,8 @@ def test_home_takes_a_bounded_number_of_queries(django_assert_max_num_queries):
     admin = make_user(provider, "admin")
     client = signed_in(admin)
     # when / then: session, user, membership, engagements, organisations, and the
-    # navigation's "is this user a worker" (one indexed lookup)
-    with django_assert_max_num_queries(6):
+    # navigation's "is this user a worker" (one indexed lookup) and unread count
+    with django_assert_max_num_queries(7):
         response = client.get(reverse("home"))
     assert response.status_code == 200
 
@@ -358,8 +383,9 @@ def test_engagement_detail_takes_a_bounded_number_of_queries(django_assert_max_n
         make_process(acme.engagement, name=f"More {n}")
         make_policy(acme.engagement)
     client = signed_in(acme.user)
-    # when / then: one query per section, however many rows (SLA targets prefetched)
-    with django_assert_max_num_queries(12):
+    # when / then: one query per section, however many rows (SLA targets prefetched),
+    # and the header's unread-notification count
+    with django_assert_max_num_queries(13):
         response = client.get(page_urls(acme)["engagement"])
     assert response.status_code == 200
 
@@ -468,3 +494,143 @@ def test_pages_without_charts_do_not_load_chart_js():
     # then
     assert "htmx.min.js" in body
     assert "chart.umd" not in body
+
+
+# ------------------------------------------------------------------ calendars
+
+
+def preview_rows(body: str) -> list[str]:
+    return re.findall(r'<tr data-date="([0-9-]+)"', body)
+
+
+def test_calendar_detail_shows_a_fortnight_of_days_with_why_each_is_closed():
+    # given
+    acme = make_tenant(make_provider(), "Acme")
+    # when
+    response = signed_in(acme.user).get(page_urls(acme)["calendar"], {"start": "2026-03-23"})
+    # then
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in body
+    rows = preview_rows(body)
+    assert (len(rows), rows[0], rows[-1]) == (14, "2026-03-23", "2026-04-05")
+    assert "09:00\N{EN DASH}17:00" in body
+    assert "01:00\N{EN DASH}05:00" in body
+    assert "Easter Sunday" in body
+    assert "Weekend" in body
+    assert "Partial day" in body
+    assert 'hx-get="?start=2026-03-09"' in body
+    assert 'hx-get="?start=2026-04-06"' in body
+    assert "HX-Request" in response.get("Vary", "")
+
+
+def test_calendar_detail_swaps_only_the_fortnight_for_htmx():
+    # given
+    acme = make_tenant(make_provider(), "Acme")
+    # when
+    response = signed_in(acme.user).get(
+        page_urls(acme)["calendar"], {"start": "2026-04-06"}, headers=HTMX
+    )
+    # then
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert 'id="calendar-preview"' in body
+    assert preview_rows(body)[0] == "2026-04-06"
+    assert "Easter Monday" in body
+
+
+@pytest.mark.parametrize("start", ["yesterday", "2026-02-30", "0001-01-01"])
+def test_calendar_detail_with_a_bad_start_shows_today_instead(start):
+    # given
+    acme = make_tenant(make_provider(), "Acme")
+    # when
+    response = signed_in(acme.user).get(page_urls(acme)["calendar"], {"start": start})
+    # then
+    assert response.status_code == 200
+    assert len(preview_rows(response.content.decode())) == 14
+
+
+def test_calendar_detail_says_when_its_stored_spec_no_longer_parses():
+    # given
+    acme = make_tenant(make_provider(), "Acme")
+    BusinessCalendar.objects.filter(pk=acme.calendar.pk).update(spec={"timezone": "Mars/Base"})
+    # when
+    response = signed_in(acme.user).get(page_urls(acme)["calendar"])
+    # then
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Mars/Base" in body
+    assert preview_rows(body) == []
+
+
+# ------------------------------------------------------------------ SLA policies
+
+
+def test_sla_policy_detail_shows_its_settings_and_every_version_with_target_changes():
+    # given
+    acme = make_tenant(make_provider(), "Acme")
+    v2 = services.sla_policy_revise(
+        actor=None,
+        policy=acme.policy,
+        targets=[target("first_response", "P1", "2"), target("accuracy", "", "99")],
+        warning_percents=[60, 85],
+    )
+    # when
+    response = signed_in(acme.user).get(reverse("sla_policy_detail", args=[v2.pk]))
+    # then
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "60 %, 85 %" in body
+    assert "waiting_on_client" in body
+    assert re.findall(r'<tr data-version="([0-9]+)"', body) == ["2", "1"]
+    assert "First response P1: within 1 business hours → within 2 business hours" in body
+    assert "Accuracy all: added, at least 99 percent" in body
+    assert reverse("calendar_detail", args=[acme.calendar.pk]) in body
+
+
+def test_a_superseded_sla_policy_links_to_the_current_version():
+    # given
+    acme = make_tenant(make_provider(), "Acme")
+    v2 = services.sla_policy_revise(actor=None, policy=acme.policy, name="Acme SLA 2026")
+    # when
+    response = signed_in(acme.user).get(page_urls(acme)["policy"])
+    # then
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "superseded" in body
+    assert reverse("sla_policy_detail", args=[v2.pk]) in body
+
+
+def test_sla_policy_detail_query_count_does_not_grow_with_versions():
+    # given
+    acme = make_tenant(make_provider(), "Acme")
+    client = signed_in(acme.user)
+    url = page_urls(acme)["policy"]
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    current = services.sla_policy_revise(actor=None, policy=acme.policy, name="v2")
+    with_two = queries()
+    for n in range(4):
+        current = services.sla_policy_revise(
+            actor=None, policy=current, targets=[target("first_response", "P1", str(n + 2))]
+        )
+    # when
+    with_six = queries()
+    # then
+    assert with_two == with_six
+
+
+def test_engagement_detail_links_its_calendars_and_policies():
+    # given
+    acme = make_tenant(make_provider(), "Acme")
+    # when
+    response = signed_in(acme.user).get(page_urls(acme)["engagement"])
+    # then
+    body = response.content.decode()
+    assert page_urls(acme)["calendar"] in body
+    assert page_urls(acme)["policy"] in body

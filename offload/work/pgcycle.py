@@ -1,0 +1,397 @@
+"""The pull -> complete cycle on PostgreSQL: one statement for each step.
+
+A worker's claim and its completion of the item it holds are the hottest writes
+in Offload. Each is a single statement of data-modifying CTEs: the statement is
+its own transaction, so one round trip does the pick (SKIP LOCKED), the capacity,
+the item, the lease, the event and its webhook outbox rows.
+
+These are fast paths, not the rules: when a statement finds nothing to do (a stale
+routing context, an item not in the holder's common case, a presence that is not
+available), the caller falls back to the ORM services in offload.work.leases and
+offload.work.services, which decide the answer and its errors. A test checks that
+both paths write identical rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+from offload.tenancy import visibility
+from offload.tenancy.visibility import Principal
+from offload.work.models import Assignment, WorkItem
+from offload.work.routing import ANY_LANGUAGE, Grant
+
+# Candidates read per grant before the one to lock is chosen: enough that 32
+# workers racing for the same head of a queue still find one unlocked.
+CANDIDATES_PER_GRANT = 3
+
+_ORDER_COLUMNS = {
+    "priority": "i.priority",
+    "due_at": "i.due_at NULLS LAST",
+    "created_at": "i.created_at",
+}
+
+# What a worker's routing context was computed from: the worker (its skills,
+# languages, certifications and channels move its updated_at), the queues of its
+# processes (how many, and their last edit) and those processes' last edit.
+_STAMP_SQL = """
+    w.updated_at::text
+    || '|' || (SELECT count(*) || ':' || COALESCE(max(q.updated_at)::text, '')
+               FROM work_queue q WHERE q.process_id = ANY(%(processes)s::bigint[]))
+    || '|' || (SELECT COALESCE(max(p.updated_at)::text, '')
+               FROM contracts_process p WHERE p.id = ANY(%(processes)s::bigint[]))
+"""
+
+
+def routing_stamp(worker_id: int, process_ids: Sequence[int]) -> str:
+    """The stamp a routing context carries; the claim statement compares it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_STAMP_SQL} FROM workers_worker w WHERE w.id = %(worker)s",  # noqa: S608
+            {"worker": worker_id, "processes": list(process_ids)},
+        )
+        row = cursor.fetchone()
+    return str(row[0]) if row else ""
+
+
+# {ordering} is the queue's ordering over the candidates' columns.
+_CLAIM_SQL = """
+WITH gate AS (
+    SELECT w.presence, w.is_active, {stamp} = %(stamp)s AS fresh
+    FROM workers_worker w WHERE w.id = %(worker)s
+),
+open_channels AS (
+    SELECT wc.channel FROM workers_workerchannel wc
+    WHERE wc.worker_id = %(worker)s AND wc.load < wc.capacity
+),
+g(queue_id, languages, min_wait) AS (
+    SELECT * FROM unnest(%(g_queue)s::bigint[], %(g_langs)s::text[], %(g_wait)s::float8[])
+),
+open_grants AS (
+    -- The grants of queues whose channel has capacity left; nothing if the gate is shut.
+    SELECT g.queue_id, string_to_array(g.languages, ',') AS languages, g.min_wait FROM g
+    JOIN work_queue q ON q.id = g.queue_id
+    JOIN contracts_process p ON p.id = q.process_id
+    WHERE p.channel IN (SELECT channel FROM open_channels)
+      AND EXISTS (SELECT 1 FROM gate WHERE fresh AND is_active AND presence = 'available')
+),
+cand AS (
+    -- The head of each grant's backlog, read in order from the partial index on
+    -- (queue, order); '*' stands for every language.
+    SELECT c.* FROM open_grants g CROSS JOIN LATERAL (
+        SELECT i.id, i.priority, i.due_at, i.created_at
+        FROM work_workitem i
+        WHERE i.queue_id = g.queue_id
+          AND i.status IN ('queued', 'escalated')
+          AND (i.language = ANY(g.languages) OR g.languages = ARRAY['*'])
+          AND COALESCE(i.queued_at, i.created_at) <= %(now)s - g.min_wait * interval '1 second'
+        ORDER BY i.priority, i.due_at, i.created_at, i.id
+        LIMIT %(per_grant)s
+    ) c
+),
+picked AS (
+    SELECT i.id, i.channel, i.client_id, i.provider_id, i.queue_id, i.status
+    FROM work_workitem i
+    WHERE i.id = ANY(ARRAY(SELECT id FROM cand))
+      AND i.status IN ('queued', 'escalated')
+    ORDER BY {ordering}, i.id
+    LIMIT 1
+    FOR UPDATE OF i SKIP LOCKED
+),
+cap AS (
+    UPDATE workers_workerchannel wc SET load = wc.load + 1
+    FROM picked p
+    WHERE wc.worker_id = %(worker)s AND wc.channel = p.channel AND wc.load < wc.capacity
+    RETURNING wc.id
+),
+upd AS (
+    UPDATE work_workitem i
+    SET status = 'assigned', assignee_id = %(user)s, updated_at = %(now)s
+    FROM picked p
+    WHERE i.id = p.id AND EXISTS (SELECT 1 FROM cap)
+    RETURNING i.*, p.status AS before
+),
+lease AS (
+    INSERT INTO work_assignment
+        (item_id, worker_id, client_id, provider_id, assigned_at, lease_expires_at,
+         how, work_seconds, wrap_seconds, created_at, updated_at, end_reason)
+    SELECT u.id, %(worker)s, u.client_id, u.provider_id, %(now)s,
+           %(now)s + q.lease_seconds * interval '1 second', 'pull', 0, 0, %(now)s, %(now)s, ''
+    FROM upd u JOIN work_queue q ON q.id = u.queue_id
+    RETURNING id, item_id, lease_expires_at
+),
+ev AS (
+    INSERT INTO work_workitemevent
+        (item_id, client_id, provider_id, seq, type, at, actor_user_id, actor_api_key_id,
+         actor_label, data)
+    SELECT u.id, u.client_id, u.provider_id,
+           (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM work_workitemevent e WHERE e.item_id = u.id),
+           'assigned', %(now)s, %(user)s, %(api_key)s, %(label)s,
+           jsonb_build_object('from_status', u.before, 'to_status', 'assigned',
+                              'worker', %(worker)s, 'how', 'pull',
+                              'lease_expires_at', to_char(l.lease_expires_at AT TIME ZONE 'UTC',
+                                                          'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+    FROM upd u JOIN lease l ON l.item_id = u.id
+    RETURNING id, item_id, client_id, provider_id
+),
+hooks AS (
+    {hooks}
+),
+busy AS (
+    UPDATE workers_worker SET idle_since = NULL
+    WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
+    RETURNING id
+)
+SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until,
+       gate.fresh AS gate_fresh, gate.presence AS gate_presence,
+       gate.is_active AS gate_active, (SELECT count(*) FROM cand) AS gate_candidates,
+       (SELECT count(*) FROM hooks) AS hooks, (SELECT count(*) FROM busy) AS busy
+FROM gate
+LEFT JOIN (upd u JOIN lease l ON l.item_id = u.id) ON true
+"""
+
+# The webhook outbox row of each subscribed endpoint, written with the event `ev`.
+_HOOKS_SQL = """
+    INSERT INTO work_webhookdelivery
+        (created_at, updated_at, client_id, provider_id, endpoint_id, item_id, event_id,
+         status, attempts, next_attempt_at, last_error)
+    SELECT %(now)s, %(now)s, ev.client_id, ev.provider_id, e.id, ev.item_id, ev.id,
+           'pending', 0, %(now)s, ''
+    FROM ev JOIN work_webhookendpoint e
+      ON e.client_id = ev.client_id AND e.is_active
+     AND (e.event_types @> %(event_type)s::jsonb OR e.event_types @> '["*"]'::jsonb)
+    RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """What the claim statement found. `item` and `lease` when it assigned one;
+    otherwise `decided` says whether "nothing to take" is the answer (True) or the
+    caller must find out on the general path (a stale context, an unavailable or
+    inactive worker, or every candidate taken by others meanwhile)."""
+
+    item: WorkItem | None
+    lease: Assignment | None
+    decided: bool
+
+
+def claim(
+    *,
+    actor: Principal,
+    worker_id: int,
+    user_id: int,
+    stamp: str,
+    process_ids: Sequence[int],
+    grants: Sequence[Grant],
+    ordering: Sequence[str],
+    per_grant: int | None,
+    now: datetime,
+) -> ClaimOutcome:
+    """Pick, lock and assign the best item the grants allow. `per_grant` bounds the
+    candidates read from each grant's backlog (None: all of them, exact)."""
+    # One read per queue and wait: the grants' languages together.
+    by_wait: dict[tuple[int, float], set[str]] = {}
+    for grant in grants:
+        languages = by_wait.setdefault((grant.queue_id, float(min(grant.min_wait_s, 10**9))), set())
+        languages.add(grant.language)
+    for languages in by_wait.values():
+        if ANY_LANGUAGE in languages:
+            languages.intersection_update({ANY_LANGUAGE})
+    params: dict[str, Any] = {
+        "stamp": stamp,
+        "processes": list(process_ids),
+        "worker": worker_id,
+        "user": user_id,
+        "g_queue": [queue_id for queue_id, _ in by_wait],
+        "g_langs": [",".join(sorted(languages)) for languages in by_wait.values()],
+        "g_wait": [wait for _, wait in by_wait],
+        "per_grant": per_grant,
+        "now": now,
+        "api_key": actor.api_key.pk if actor.api_key else None,
+        "label": actor.label,
+        "event_type": '["assigned"]',
+    }
+    order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
+    sql = _CLAIM_SQL.format(ordering=order, hooks=_HOOKS_SQL, stamp=_STAMP_SQL)
+    row = _fetch(sql, params)[0]
+    if row["id"] is None:
+        usable = row["gate_fresh"] and row["gate_active"] and row["gate_presence"] == "available"
+        return ClaimOutcome(None, None, decided=bool(usable) and row["gate_candidates"] == 0)
+    item = _item(row)
+    lease = Assignment(
+        id=row["lease_id"],
+        item_id=item.pk,
+        worker_id=worker_id,
+        client_id=item.client_id,
+        provider_id=item.provider_id,
+        assigned_at=now,
+        lease_expires_at=row["lease_until"],
+        how="pull",
+        created_at=now,
+        updated_at=now,
+    )
+    lease._state.adding = False
+    return ClaimOutcome(item, lease, decided=True)
+
+
+_COMPLETE_SQL = """
+WITH cur AS (
+    {item}
+),
+held AS (
+    SELECT a.id, a.worker_id, w.kind FROM work_assignment a
+    JOIN workers_worker w ON w.id = a.worker_id
+    JOIN cur ON cur.id = a.item_id
+    WHERE a.ended_at IS NULL AND w.user_id = %(user)s
+    FOR UPDATE OF a
+),
+wrap AS (
+    SELECT CASE WHEN h.kind = 'agent' THEN p.wrap_up_seconds ELSE 0 END AS seconds
+    FROM held h CROSS JOIN cur JOIN contracts_process p ON p.id = cur.process_id
+),
+upd AS (
+    UPDATE work_workitem i
+    SET status = 'completed', outcome = %(outcome)s, result = %(result)s::jsonb,
+        completed_at = %(now)s, updated_at = %(now)s
+    FROM cur, held
+    WHERE i.id = cur.id
+    RETURNING i.*, cur.status AS before
+),
+lease AS (
+    UPDATE work_assignment a
+    SET ended_at = %(now)s, end_reason = 'completed', updated_at = %(now)s,
+        work_seconds = GREATEST(0, floor(extract(epoch FROM %(now)s - a.assigned_at)))::int,
+        wrap_up_until = CASE WHEN wrap.seconds > 0
+                             THEN %(now)s + wrap.seconds * interval '1 second' END
+    FROM held, wrap
+    WHERE a.id = held.id AND EXISTS (SELECT 1 FROM upd)
+    RETURNING a.id
+),
+cap AS (
+    -- Without a wrap-up the holder's unit of capacity is free at once.
+    UPDATE workers_workerchannel wc SET load = wc.load - 1
+    FROM held, wrap, cur
+    WHERE wc.worker_id = held.worker_id AND wc.channel = cur.channel AND wc.load > 0
+      AND wrap.seconds = 0 AND EXISTS (SELECT 1 FROM upd)
+    RETURNING wc.id, wc.load
+),
+idle AS (
+    -- Idle from now if it holds nothing any more (the statement sees loads before
+    -- `cap`, so the row `cap` changed is read from its RETURNING).
+    UPDATE workers_worker w SET idle_since = %(now)s
+    FROM held, wrap
+    WHERE w.id = held.worker_id AND w.presence = 'available' AND wrap.seconds = 0
+      AND EXISTS (SELECT 1 FROM upd)
+      AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.load > 0)
+      AND NOT EXISTS (
+        SELECT 1 FROM workers_workerchannel o
+        WHERE o.worker_id = held.worker_id AND o.load > 0 AND o.id NOT IN (SELECT id FROM cap)
+      )
+    RETURNING w.id
+),
+ev AS (
+    INSERT INTO work_workitemevent
+        (item_id, client_id, provider_id, seq, type, at, actor_user_id, actor_api_key_id,
+         actor_label, data)
+    SELECT u.id, u.client_id, u.provider_id,
+           (SELECT COALESCE(MAX(e.seq), 0) + 1 FROM work_workitemevent e WHERE e.item_id = u.id),
+           'completed', %(now)s, %(user)s, %(api_key)s, %(label)s,
+           jsonb_build_object('from_status', u.before, 'to_status', 'completed')
+           || %(data)s::jsonb
+    FROM upd u
+    RETURNING id, item_id, client_id, provider_id
+),
+hooks AS (
+    {hooks}
+)
+SELECT u.*, (SELECT count(*) FROM lease) AS leases, (SELECT count(*) FROM hooks) AS hooks,
+       (SELECT count(*) FROM idle) AS idle
+FROM upd u
+"""
+
+# The holder's common case: it holds the item and is working it.
+HELD_STATUSES = ("assigned", "in_progress")
+
+
+def complete(
+    *,
+    actor: Principal,
+    item_id: int,
+    outcome: str,
+    result: Mapping[str, Any],
+    data: Mapping[str, Any],
+    now: datetime,
+) -> WorkItem | None:
+    """Complete an item the caller holds and works on, in one statement; None when
+    that is not the case (the general path decides what is)."""
+    assert actor.user is not None
+    # The item's row as the visibility module lets this caller see it, locked.
+    item_sql, item_params = (
+        visibility.visible(actor, WorkItem.objects.filter(pk=item_id, status__in=HELD_STATUSES))
+        .values("id", "status", "channel", "process_id")
+        .query.sql_with_params()
+    )
+    # Locked here, not by select_for_update(), which refuses to compile outside a
+    # transaction: the statement is its own.
+    item_sql += " FOR UPDATE"
+    named: dict[str, Any] = {
+        "user": actor.user.pk,
+        "outcome": outcome,
+        "result": json.dumps(dict(result)),
+        "now": now,
+        "api_key": actor.api_key.pk if actor.api_key else None,
+        "label": actor.label,
+        "data": json.dumps(dict(data)),
+        "event_type": '["completed"]',
+    }
+    sql = _COMPLETE_SQL.format(item=_named(item_sql, list(item_params), named), hooks=_HOOKS_SQL)
+    rows = _fetch(sql, named)
+    return _item(rows[0]) if rows else None
+
+
+def _fetch(sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Run a statement prepared on the server: planning these CTEs costs more than
+    running them, and a prepared statement is planned once per connection. Django's
+    own cursors bind on the client and never prepare."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        assert cursor.description is not None
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+_ITEM_FIELDS = WorkItem._meta.concrete_fields
+
+
+def _item(row: Mapping[str, Any]) -> WorkItem:
+    """A WorkItem from its columns, converted as the ORM would (JSON decoded)."""
+    values = []
+    for field in _ITEM_FIELDS:
+        value = row[field.column]
+        if hasattr(field, "from_db_value"):
+            value = field.from_db_value(value, None, connection)
+        values.append(value)
+    return WorkItem.from_db(connection.alias, [f.attname for f in _ITEM_FIELDS], values)
+
+
+def _named(sql: str, values: list[Any], into: dict[str, Any]) -> str:
+    """The ORM's `%s` placeholders as `%(orm_N)s`, their values added to `into`, so
+    the query can sit inside a statement with named parameters."""
+    counter = iter(range(len(values)))
+
+    def name(_: re.Match[str]) -> str:
+        n = next(counter)
+        into[f"orm_{n}"] = values[n]
+        return f"%(orm_{n})s"
+
+    return re.sub(r"(?<!%)%s", name, sql)

@@ -1,0 +1,222 @@
+"""The one-statement pull and complete on PostgreSQL write what the general paths
+write, and give way to them whenever their answer could differ."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from offload.core import errors
+from offload.tenancy import visibility
+from offload.tenancy.visibility import Principal
+from offload.work import leases, pgcycle, services, webhooks
+from offload.work.models import Assignment, Queue, WebhookDelivery, WorkItem, WorkItemEvent
+from offload.work.tests.factories import make_item, make_process
+from offload.workers import services as worker_services
+from offload.workers.models import Worker, WorkerChannel
+from offload.workers.tests.factories import make_agent
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the fast path is PostgreSQL's"),
+]
+
+# Columns that differ between any two runs, whichever path wrote them.
+VOLATILE = {"id", "created_at", "updated_at", "at", "item_id", "event_id", "reference"}
+
+
+def principal(worker: Worker) -> Principal:
+    found = visibility.principal_for_user(worker.user)
+    assert found is not None
+    return found
+
+
+def agent(process: Any, **overrides: Any) -> Worker:
+    values: dict[str, Any] = {"skills": {}, "languages": ["en"], "processes": [process]}
+    values.update(overrides)
+    worker = make_agent(process.provider, **values)
+    return worker_services.worker_set_presence(actor=None, worker=worker, presence="available")
+
+
+def rows(model: Any, **lookup: Any) -> list[dict[str, Any]]:
+    out = []
+    for row in model.objects.filter(**lookup).order_by("pk").values():
+        out.append({k: v for k, v in row.items() if k not in VOLATILE})
+    return out
+
+
+def cycle_rows(item: WorkItem, worker: Worker) -> dict[str, Any]:
+    item.refresh_from_db()
+    worker.refresh_from_db()
+    events = rows(WorkItemEvent, item=item)
+    label = principal(worker).label
+    for event in events:
+        event["data"].pop("lease_expires_at", None)
+        # The twin runs have their own queue, worker and login: name them alike.
+        for key, own in (("queue", item.queue_id), ("worker", worker.pk)):
+            if key in event["data"]:
+                assert event["data"][key] == own
+                event["data"][key] = "<own>"
+        if event["actor_label"] == label:
+            event["actor_label"] = "<worker>"
+    return {
+        "item": {
+            k: v
+            for k, v in rows(WorkItem, pk=item.pk)[0].items()
+            if k not in {"completed_at", "queued_at"}
+        },
+        "events": events,
+        "leases": [
+            {
+                **{
+                    k: v
+                    for k, v in lease.items()
+                    if k not in {"assigned_at", "lease_expires_at", "ended_at", "wrap_up_until"}
+                },
+                "wrap_up": lease["wrap_up_until"] and lease["wrap_up_until"] - lease["ended_at"],
+            }
+            for lease in rows(Assignment, item=item)
+        ],
+        "channels": rows(WorkerChannel, worker=worker),
+        "idle": worker.idle_since is not None,
+        "deliveries": [
+            {k: v for k, v in d.items() if k != "next_attempt_at"}
+            for d in rows(WebhookDelivery, item=item)
+        ],
+    }
+
+
+def run_cycle(process: Any, worker: Worker, *, fast: bool, monkeypatch: Any) -> dict[str, Any]:
+    make_item(process, reference="SAME", priority="P2")
+    actor = principal(worker)
+    if not fast:
+        # The general paths: no routing context, no one-statement complete.
+        monkeypatch.setattr(leases, "routing_context", lambda actor: None)
+        monkeypatch.setattr(pgcycle, "complete", lambda **kwargs: None)
+    claim = leases.work_item_claim(actor=actor)
+    assert claim is not None
+    services.work_item_complete(
+        actor=actor, item=claim.item, outcome="resolved", result={"ok": 1}, handle_seconds=30
+    )
+    monkeypatch.undo()
+    return cycle_rows(claim.item, worker)
+
+
+@pytest.mark.parametrize("wrap_up", [0, 60])
+def test_both_paths_write_the_same_rows(monkeypatch, wrap_up):
+    # given: two twin processes, each with one agent and a webhook endpoint
+    results = []
+    for fast in (True, False):
+        process = make_process(wrap_up_seconds=wrap_up)
+        webhooks.webhook_endpoint_create(
+            actor=None,
+            client=process.client,
+            provider=process.provider,
+            url="https://hooks.example.com/x",
+            event_types=["*"],
+        )
+        worker = agent(process)
+        # when
+        results.append(run_cycle(process, worker, fast=fast, monkeypatch=monkeypatch))
+    # then: everything but ids, times and the owners' ids is identical
+    fast_rows, general_rows = results
+    for part in ("events", "leases", "channels", "idle"):
+        strip = {"client_id", "provider_id", "worker_id", "actor_user_id", "endpoint_id"}
+        fast_part, general_part = fast_rows[part], general_rows[part]
+        if isinstance(fast_part, list):
+            fast_part = [{k: v for k, v in r.items() if k not in strip} for r in fast_part]
+            general_part = [{k: v for k, v in r.items() if k not in strip} for r in general_part]
+        assert fast_part == general_part, part
+    assert [d["status"] for d in fast_rows["deliveries"]] == ["pending"] * 4
+    assert len(general_rows["deliveries"]) == 4
+    for key in ("status", "outcome", "result", "priority", "assignee_id"):
+        assert (fast_rows["item"][key] is None) == (general_rows["item"][key] is None)
+        if key != "assignee_id":
+            assert fast_rows["item"][key] == general_rows["item"][key]
+
+
+def test_a_stale_context_is_made_again_when_the_worker_changes():
+    # given: a worker whose context was kept by a first pull
+    process = make_process(required_skills={"billing": 3})
+    worker = agent(process, skills={"billing": 3})
+    make_item(process, reference="FIRST")
+    actor = principal(worker)
+    first = leases.work_item_claim(actor=actor)
+    assert first is not None
+    services.work_item_complete(actor=actor, item=first.item, outcome="resolved")
+    make_item(process, reference="SECOND")
+    # when: its skill drops below the process's level
+    worker_services.worker_update(actor=None, worker=worker, data={"skills": {"billing": 1}})
+    # then: the next pull sees it
+    assert leases.work_item_claim(actor=actor) is None
+
+
+def test_a_stale_context_is_made_again_when_a_queue_changes():
+    # given: a worker that pulled once, and a queue of its process switched to push
+    process = make_process()
+    worker = agent(process)
+    make_item(process, reference="FIRST")
+    actor = principal(worker)
+    first = leases.work_item_claim(actor=actor)
+    assert first is not None
+    services.work_item_complete(actor=actor, item=first.item, outcome="resolved")
+    make_item(process, reference="SECOND")
+    queue = Queue.objects.get(process=process, is_review=False)
+    queue.routing_mode = "push"
+    queue.save()
+    # when / then: items of push queues are offered, never pulled
+    assert leases.work_item_claim(actor=actor) is None
+
+
+def test_an_unavailable_worker_still_gets_its_409():
+    # given: a kept context, then the worker goes away
+    process = make_process()
+    worker = agent(process)
+    make_item(process, reference="FIRST")
+    actor = principal(worker)
+    assert leases.work_item_claim(actor=actor) is not None
+    worker_services.worker_set_presence(actor=None, worker=worker, presence="away")
+    # when / then
+    with pytest.raises(errors.Conflict):
+        leases.work_item_claim(actor=actor)
+
+
+def test_capacity_is_read_fresh_not_kept():
+    # given: a worker with room for one item, holding one (no wrap-up after it)
+    process = make_process(wrap_up_seconds=0)
+    worker = agent(process, channels={"email": 1})
+    make_item(process, reference="A")
+    make_item(process, reference="B")
+    actor = principal(worker)
+    held = leases.work_item_claim(actor=actor)
+    assert held is not None
+    # when: it is full / then: nothing more
+    assert leases.work_item_claim(actor=actor) is None
+    # when: it completes / then: room again
+    services.work_item_complete(actor=actor, item=held.item, outcome="resolved")
+    assert leases.work_item_claim(actor=actor) is not None
+
+
+def test_a_supervisor_completing_takes_the_general_path_and_is_recorded_as_such():
+    # given: an item held by an agent
+    process = make_process()
+    worker = agent(process)
+    make_item(process)
+    claim = leases.work_item_claim(actor=principal(worker))
+    assert claim is not None
+    lead = agent(process)
+    # when: another agent (no team-lead role) tries the one-statement complete
+    done = pgcycle.complete(
+        actor=principal(lead),
+        item_id=claim.item.pk,
+        outcome="resolved",
+        result={},
+        data={"outcome": "resolved"},
+        now=claim.assignment.assigned_at,
+    )
+    # then: it does nothing; the general path answers with its 409
+    assert done is None
+    with pytest.raises(errors.Conflict):
+        services.work_item_complete(actor=principal(lead), item=claim.item, outcome="resolved")
