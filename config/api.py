@@ -24,7 +24,9 @@ from offload.tenancy.notifications_api import router as notifications_router
 from offload.work.actions_api import router as work_actions_router
 from offload.work.api import router as work_router
 from offload.work.attachments_api import router as attachments_router
+from offload.work.attainment_api import router as attainment_router
 from offload.work.bots_api import router as bots_router
+from offload.work.escalations_api import router as escalations_router
 from offload.work.import_api import router as work_import_router
 from offload.work.mailboxes_api import router as mailboxes_router
 from offload.work.queues_api import router as queues_router
@@ -238,6 +240,8 @@ api.add_router("/", routing_router)
 api.add_router("/", webhooks_router)
 api.add_router("/", workers_router)
 api.add_router("/", mailboxes_router)
+api.add_router("/", attainment_router)
+api.add_router("/", escalations_router)
 
 
 # ------------------------------------------------------------------ unknown paths

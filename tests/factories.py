@@ -29,7 +29,7 @@ from offload.tenancy.tests.factories import (
     make_site,
     make_user,
 )
-from offload.work import attachments, mailboxes, webhooks
+from offload.work import attachments, escalations, mailboxes, webhooks
 from offload.work.models import Offer, WebhookDelivery
 from offload.work.tests.factories import make_item
 from offload.workers.tests.factories import make_agent
@@ -61,11 +61,15 @@ class Refs:
     offer_id: int
     # In the side's admin's inbox (the side's admin key acts as that admin).
     notification_id: int
+    # An escalation rule of the side's SLA policy.
+    rule_id: int
     # Not path parameters: bodies name a process and a client by slug (POST /items),
     # and a provider user who is not a worker yet (POST /workers).
     process_slug: str
     client_slug: str
     new_worker_user_id: int
+    # Escalation rules name their policy by slug.
+    policy_slug: str
 
 
 def placeholder_refs() -> Refs:
@@ -137,6 +141,16 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
     mailbox = mailboxes.mailbox_create(
         actor=None, process=process, address=f"support@{slug}.example.com", display_name=name
     )
+    rule = escalations.escalation_rule_create(
+        actor=None,
+        client=client,
+        provider=provider,
+        policy_slug=policy.slug,
+        metric="first_response",
+        on_percent=100,
+        raise_priority=True,
+        notify_client=True,
+    )
     delivery = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("id").first()
     assert delivery is not None
     admin = make_user(client, "client_admin", username=f"{slug}-admin")
@@ -187,9 +201,11 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
             worker_id=worker.pk,
             offer_id=offer.pk,
             notification_id=notification.pk,
+            rule_id=rule.pk,
             process_slug=process.slug,
             client_slug=client.slug,
             new_worker_user_id=trainee.pk,
+            policy_slug=policy.slug,
         ),
         admin_key=secret,
         markers=(slug,),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -23,10 +24,10 @@ from offload.contracts.models import Process
 from offload.contracts.tests.factories import WEEKDAYS_9_TO_5
 from offload.tenancy import visibility
 from offload.tenancy.models import ApiKey, AuditEvent, Site, User
-from offload.work import leases
+from offload.work import attainment, leases
 from offload.work import services as work_services
 from offload.work.bots import invoice_check
-from offload.work.models import Offer, WorkItem
+from offload.work.models import Offer, SlaClock, WorkItem
 from offload.workers import services as worker_services
 from offload.workers.models import Worker
 from tests.factories import Refs
@@ -306,6 +307,36 @@ def _provider_admin_holds_item(refs: Refs) -> None:
     assert claim.item.pk == refs.item_id
 
 
+def _last_month() -> str:
+    return attainment.month_label(attainment.month_previous(attainment.month_current()))
+
+
+def _clock_met_last_month(refs: Refs) -> None:
+    """The side's item answered in time last month, so that month has a line to freeze."""
+    item = WorkItem.objects.get(pk=refs.item_id)
+    start, _ = attainment.month_bounds(attainment.month_parse(_last_month()))
+    started, due = start + timedelta(days=1), start + timedelta(days=1, hours=4)
+    SlaClock.objects.update_or_create(
+        item=item,
+        metric="first_response",
+        defaults={
+            "client_id": item.client_id,
+            "provider_id": item.provider_id,
+            "policy_id": refs.policy_id,
+            "priority": item.priority,
+            "state": "met",
+            "target": timedelta(hours=4),
+            "started_at": started,
+            "due_at": due,
+            "original_due_at": due,
+            "paused": timedelta(0),
+            "stopped_at": started + timedelta(hours=1),
+            "next_check_at": None,
+            "data": {},
+        },
+    )
+
+
 V1 = "/api/v1"
 WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ("POST", f"{V1}/organisations"): WriteCase(
@@ -501,6 +532,9 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ("POST", f"{V1}/items/{{item_id}}/cancel"): WriteCase(
         "client", lambda r: {"reason": "Sent by mistake"}
     ),
+    ("POST", f"{V1}/items/{{item_id}}/reprioritize"): WriteCase(
+        "provider", lambda r: {"priority": "P1", "reason": "The customer is a hospital"}
+    ),
     # ---- attended bots
     ("POST", f"{V1}/items/{{item_id}}/bots/invoice-check"): WriteCase(
         "provider", lambda r: {}, prepare=_invoice_item
@@ -540,6 +574,30 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ),
     ("PATCH", f"{V1}/mailboxes/{{mailbox_id}}"): WriteCase(
         "provider", lambda r: {"display_name": "Support team", "auto_acknowledge": True}
+    ),
+    # ---- escalation rules (the side's policy; its item's queue is of a process on it)
+    ("POST", f"{V1}/escalation-rules"): WriteCase(
+        "provider",
+        lambda r: {
+            "client_id": r.org_id,
+            "policy_slug": r.policy_slug,
+            "metric": "turnaround",
+            "on_percent": 75,
+            "raise_priority": True,
+            "notify_team_leads": True,
+            "move_to_queue_id": r.queue_id,
+            "notify_client": True,
+            "is_active": True,
+        },
+    ),
+    ("PATCH", f"{V1}/escalation-rules/{{rule_id}}"): WriteCase(
+        "provider",
+        lambda r: {
+            "metric": "turnaround",
+            "on_percent": 90,
+            "notify_team_leads": True,
+            "move_to_queue_id": r.queue_id,
+        },
     ),
     # ---- routing (the provider admin's key acts as its agent)
     ("POST", f"{V1}/work/next"): WriteCase(
@@ -600,6 +658,10 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ),
     ("PATCH", f"{V1}/queues/{{queue_id}}"): WriteCase(
         "provider", lambda r: {"name": "First line", "ordering": ["due_at"], "routing_mode": "push"}
+    ),
+    # ---- SLA attainment (a closed month with a measured clock)
+    ("POST", f"{V1}/engagements/{{engagement_id}}/attainment/freeze"): WriteCase(
+        "provider", lambda r: {"month": _last_month()}, prepare=_clock_met_last_month
     ),
 }
 

@@ -6,6 +6,9 @@ one filter on them, and the data can be sharded by client.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -133,6 +136,10 @@ class Priority(models.TextChoices):
     P4 = "P4", "P4"
 
 
+# The share of a month's items that must meet a time target, unless the target says.
+DEFAULT_ATTAINMENT_PERCENT = Decimal(95)
+
+
 def default_pause_statuses() -> list[str]:
     """A clock pauses while the client owes an answer, unless a policy says otherwise."""
     return ["waiting_on_client"]
@@ -196,6 +203,16 @@ class SlaTarget(TenantOwned):
     # Terms as data for billing: {"percent_of_fees": "2.5"}; bonus the same shape.
     credit = models.JSONField(default=dict, blank=True)
     bonus = models.JSONField(default=dict, blank=True)
+    # For a time metric (first response, turnaround): the share of a month's measured
+    # items that must meet the per-item target for the target to be met that month
+    # (docs/attainment.md). 0..100.
+    attainment_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=DEFAULT_ATTAINMENT_PERCENT,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Share of the month's items that must meet the target, %",
+    )
 
     class Meta:
         ordering = ["policy_id", "metric", "priority"]

@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 from offload.contracts.calendar_preview import Reason
 from offload.contracts.lifecycle import Stage
 from offload.contracts.models import (
+    DEFAULT_ATTAINMENT_PERCENT,
     Channel,
     Comparison,
     DocumentKind,
@@ -140,6 +141,11 @@ class CalendarPreviewOut(Schema):
     days: list[CalendarDayOut]
 
 
+ATTAINMENT_HELP = (
+    "Time metrics: the share of a month's measured items that must meet the target, 0-100"
+)
+
+
 class Terms(StrictIn):
     percent_of_fees: Decimal = Field(ge=0, le=100)
 
@@ -154,6 +160,14 @@ class SlaTargetIn(StrictIn):
     calendar_id: int | None = None
     credit: Terms | None = None
     bonus: Terms | None = None
+    attainment_percent: Decimal = Field(
+        default=DEFAULT_ATTAINMENT_PERCENT,
+        ge=0,
+        le=100,
+        max_digits=5,
+        decimal_places=2,
+        description=ATTAINMENT_HELP,
+    )
 
 
 class SlaTargetOut(Schema):
@@ -166,6 +180,7 @@ class SlaTargetOut(Schema):
     calendar_id: int | None
     credit: dict[str, Any]
     bonus: dict[str, Any]
+    attainment_percent: Decimal = Field(description=ATTAINMENT_HELP)
 
     @staticmethod
     def resolve_priority(obj: Any) -> str | None:

@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from offload.contracts import calendar_preview
 from offload.contracts.models import (
+    DEFAULT_ATTAINMENT_PERCENT,
     BusinessCalendar,
+    Comparison,
     ContractDocument,
     Engagement,
     Metric,
@@ -146,6 +148,10 @@ def describe_target(target: SlaTarget) -> str:
         f"{target.get_comparison_display().lower()} {target.target_value.normalize():f}"
         f" {target.get_unit_display().lower()}"
     )
+    if target.comparison == Comparison.WITHIN and (
+        target.attainment_percent != DEFAULT_ATTAINMENT_PERCENT
+    ):  # the default goes unsaid, so a change of it shows in the versions' diff
+        text += f", for {target.attainment_percent.normalize():f} % of items"
     for terms in ("credit", "bonus"):
         percent = getattr(target, terms).get("percent_of_fees")
         if percent is not None:

@@ -21,6 +21,7 @@ from django.utils.text import slugify
 
 from offload.contracts import lifecycle
 from offload.contracts.models import (
+    DEFAULT_ATTAINMENT_PERCENT,
     BusinessCalendar,
     Channel,
     Comparison,
@@ -71,6 +72,7 @@ WARNING_RANGE = "{value} is not from {low} to {high}"
 NOT_ASCENDING = "must be strictly ascending, each threshold above the one before"
 TOO_MANY_WARNINGS = "at most {maximum} thresholds"
 NOT_A_LIST = "must be a list"
+PERCENT_RANGE = "must be from 0 to 100"
 
 # What each metric is measured in and how it is compared.
 METRIC_UNITS: dict[str, tuple[frozenset[str], str]] = {
@@ -420,6 +422,8 @@ def _target_problems(
         for terms in ("credit", "bonus"):
             if not _terms_ok(t.get(terms, {})):
                 problems.append((f"{where}.{terms}", BAD_TERMS))
+        if not Decimal(0) <= _attainment_percent(t) <= Decimal(100):
+            problems.append((f"{where}.attainment_percent", PERCENT_RANGE))
         calendar = t.get("calendar")
         if calendar is not None and calendar.engagement_id != engagement.pk:
             problems.append((f"{where}.calendar_id", OTHER_ENGAGEMENT))
@@ -477,6 +481,11 @@ def _policy_problems(
     return problems
 
 
+def _attainment_percent(target: Mapping[str, Any]) -> Decimal:
+    value = target.get("attainment_percent")
+    return DEFAULT_ATTAINMENT_PERCENT if value is None else Decimal(value)
+
+
 def _write_targets(policy: SlaPolicy, targets: Sequence[Mapping[str, Any]]) -> None:
     SlaTarget.objects.bulk_create(
         [
@@ -493,6 +502,7 @@ def _write_targets(policy: SlaPolicy, targets: Sequence[Mapping[str, Any]]) -> N
                 calendar=t.get("calendar"),
                 credit=t.get("credit") or {},
                 bonus=t.get("bonus") or {},
+                attainment_percent=_attainment_percent(t),
             )
             for t in targets
         ]
@@ -511,6 +521,7 @@ def _targets_snapshot(policy: SlaPolicy) -> list[dict[str, Any]]:
             "calendar": t.calendar_id,
             "credit": t.credit,
             "bonus": t.bonus,
+            "attainment_percent": str(t.attainment_percent),
         }
         for t in policy.targets.all()
     ]
@@ -858,9 +869,14 @@ def process_update(
     """Edit a process; a changed SOP becomes its next version (earlier ones are kept)."""
     visibility.require(actor, "process.manage")
     errors.raise_failures(_process_problems(process.engagement, data))
+    policy_before = process.sla_policy_id
     updated = update_model(
         actor=actor, organisation=process.client, obj=process, data=data, action="process.update"
     )
+    if updated.sla_policy is not None and updated.sla_policy_id != policy_before:
+        # The process's open items take the policy: their clocks are made from their
+        # history by the work app's sweep (or moved, from another policy's versions).
+        sla_recompute_policy(policy=updated.sla_policy)
     current = updated.sop_versions.order_by("-version").first()
     if sop is not None and sop != (current.body if current else ""):
         version = _add_sop(updated, sop, actor)

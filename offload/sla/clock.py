@@ -317,16 +317,34 @@ def tick(clock: Clock, terms: Terms, at: datetime) -> Step:
         return clock, NO_SIGNALS
     # A paused clock crossed only what it used before the pause began.
     limit = at if clock.paused_since is None else clock.paused_since
-    top = next(
-        (p for p in reversed(_pending(clock, terms)) if _check_at(clock, terms, p) <= limit),
-        None,
-    )
+    # Check instants rise with the percent: scan up to the first one still ahead,
+    # which is the next check once the ones before it are fired (the sweep ticks
+    # many clocks; each instant is a calendar computation).
+    top: int | None = None
+    ahead: datetime | None = None
+    for percent in _pending(clock, terms):
+        when = _check_at(clock, terms, percent)
+        if when > limit:
+            ahead = when
+            break
+        top = percent
     if top is None:
         return clock, NO_SIGNALS
     kind = SignalKind.BREACH if top == BREACH else SignalKind.WARNING
     signal = Signal(clock.metric, kind, top, at)
     fired = _fired_through(clock, terms, top)
-    return _derive(replace(clock, fired=fired, updated_at=at), terms), (signal,)
+    if clock.is_paused:
+        # _derive's rule for a paused clock: a check only for what it crossed
+        # before the pause, and everything up to the pause has just fired.
+        ahead = None
+    state = (
+        State.BREACHED if BREACH in fired else State.PAUSED if clock.is_paused else State.RUNNING
+    )
+    due = None if clock.is_paused else _level_at(clock, terms, BREACH)
+    ticked = replace(
+        clock, fired=fired, updated_at=at, state=state, due_at=due, next_check_at=ahead
+    )
+    return ticked, (signal,)
 
 
 def used(clock: Clock, terms: Terms, at: datetime) -> timedelta:

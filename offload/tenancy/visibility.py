@@ -215,6 +215,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "webhook.manage": frozenset({Role.ADMIN, Role.CLIENT_ADMIN}),
     # A process's mailboxes (their addresses and IMAP credentials): the provider's admins.
     "mailbox.manage": frozenset({Role.ADMIN}),
+    # What a policy's clocks do when they warn or breach: the provider's admins and
+    # ops managers (the client reads its own rules).
+    "escalation_rule.manage": frozenset({Role.ADMIN, Role.OPS_MANAGER}),
     # Every action on a work item, by the provider's people and bots.
     # Assign an item to a named worker, or take it from one (a supervisor's move).
     "work_item.assign": frozenset({Role.ADMIN, Role.OPS_MANAGER, Role.TEAM_LEAD}),
@@ -228,6 +231,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "work_item.create": frozenset(
         {Role.ADMIN, Role.OPS_MANAGER, Role.TEAM_LEAD, Role.AGENT, Role.BOT, Role.CLIENT_ADMIN}
     ),
+    # Freezing a closed month's SLA attainment for good (offload.work.attainment): the
+    # provider's admins, ops managers and finance, who invoice from it.
+    "attainment.freeze": frozenset({Role.ADMIN, Role.OPS_MANAGER, Role.FINANCE}),
     # One's own inbox and notification preferences: every member (the rows are the
     # principal's user's own; offload.tenancy.notifications checks that).
     "notification.own": PROVIDER_ROLES | CLIENT_ROLES,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import Field, StringConstraints
 
+from offload.contracts.models import Priority
 from offload.core.schemas import PatchIn, StrictIn
 from offload.tenancy.schemas import Language, Name, Slug
 from offload.work.models import FailureKind, Outcome, RoutingMode
@@ -75,6 +76,11 @@ class WorkItemReopenIn(StrictIn):
 
 class WorkItemCancelIn(StrictIn):
     reason: Reason
+
+
+class WorkItemReprioritizeIn(StrictIn):
+    priority: Priority = Field(description="P1 (highest) to P4; the SLA targets follow it")
+    reason: Note = ""
 
 
 class QueueOut(Schema):

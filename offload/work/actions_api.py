@@ -23,6 +23,7 @@ from offload.work.action_schemas import (
     WorkItemFailIn,
     WorkItemReopenIn,
     WorkItemReplyIn,
+    WorkItemReprioritizeIn,
     WorkItemResumeIn,
     WorkItemTransferIn,
     WorkItemWaitIn,
@@ -113,3 +114,19 @@ def work_item_reopen(request: HttpRequest, item_id: int, payload: WorkItemReopen
 def work_item_cancel(request: HttpRequest, item_id: int, payload: WorkItemCancelIn) -> WorkItem:
     actor, item = _item(request, item_id)
     return services.work_item_cancel(actor=actor, item=item, reason=payload.reason)
+
+
+@router.post(
+    "/items/{item_id}/reprioritize",
+    response=WorkItemOut,
+    description="The provider's people; a client may not (403). 409 when the item is closed "
+    "or cancelled; the same priority again changes nothing.",
+)
+def work_item_reprioritize(
+    request: HttpRequest, item_id: int, payload: WorkItemReprioritizeIn
+) -> WorkItem:
+    """A new priority: routing order and the SLA targets follow it."""
+    actor, item = _item(request, item_id)
+    return services.work_item_reprioritize(
+        actor=actor, item=item, priority=payload.priority, reason=payload.reason
+    )

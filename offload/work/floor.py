@@ -1,9 +1,11 @@
 """Reads for the team lead's floor (docs/workspace.md): per queue backlog, oldest item,
-SLA risk and held items; agents by presence and load; bots and their throughput.
+items due soon, at SLA risk and breached, and held items; agents by presence and load;
+bots and their throughput.
 
 A fixed number of queries whatever the size of the floor: the queues in one, their
-item counts in one (aggregated per queue by the database), the workers with their
-channels and current leases in three, the completions of the last hour in one.
+item counts in one (aggregated per queue by the database), their items at SLA risk
+and breached in one (selectors.sla_by_queue), the workers with their channels and
+current leases in three, the completions of the last hour in one.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from django.utils import timezone
 
 from offload.tenancy import visibility
 from offload.tenancy.visibility import Principal
-from offload.work import lifecycle
+from offload.work import lifecycle, selectors
 from offload.work.models import Assignment, Queue, WorkItem
 from offload.workers.models import Presence, Worker, WorkerKind
 
-# Items due within this window (or already past due) are at SLA risk.
+# Items due within this window (or already past due) are due soon.
 SLA_RISK_WINDOW = timedelta(hours=1)
 # Throughput counts the items completed within this window.
 THROUGHPUT_WINDOW = timedelta(hours=1)
@@ -39,9 +41,13 @@ class QueueRow:
     led: bool  # the signed-in team lead leads this queue
     backlog: int = 0
     oldest_at: datetime | None = None
-    at_risk: int = 0
+    due_soon: int = 0  # open, due within SLA_RISK_WINDOW or past due
+    at_risk: int = 0  # open, a live SLA clock past a warning and not breached
+    breached: int = 0  # open, a live SLA clock breached
     held: int = 0
     completed: int = 0  # within THROUGHPUT_WINDOW
+    oldest_at_risk: list[WorkItem] = field(default_factory=list)
+    oldest_breached: list[WorkItem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,9 @@ class Floor:
             led=False,
             backlog=sum(row.backlog for row in self.queues),
             oldest_at=min(oldest) if oldest else None,
+            due_soon=sum(row.due_soon for row in self.queues),
             at_risk=sum(row.at_risk for row in self.queues),
+            breached=sum(row.breached for row in self.queues),
             held=sum(row.held for row in self.queues),
             completed=sum(row.completed for row in self.queues),
         )
@@ -101,7 +109,7 @@ def queue_rows(*, principal: Principal, now: datetime) -> list[QueueRow]:
         .annotate(
             backlog=Count("id", filter=backlog),
             oldest_at=Min("created_at", filter=backlog),
-            at_risk=Count(
+            due_soon=Count(
                 "id", filter=Q(status__in=lifecycle.OPEN, due_at__lte=now + SLA_RISK_WINDOW)
             ),
             held=Count("id", filter=Q(status__in=HELD)),
@@ -110,18 +118,24 @@ def queue_rows(*, principal: Principal, now: datetime) -> list[QueueRow]:
         .order_by()
     )
     by_queue = {row["queue_id"]: row for row in stats}
+    sla = selectors.sla_by_queue(principal=principal)
     rows = []
     for queue in queues:
         row = by_queue.get(queue.pk, {})
+        risk = sla.get(queue.pk) or selectors.QueueSla(queue=queue)
         rows.append(
             QueueRow(
                 queue=queue,
                 led=bool(queue.led),
                 backlog=row.get("backlog", 0),
                 oldest_at=row.get("oldest_at"),
-                at_risk=row.get("at_risk", 0),
+                due_soon=row.get("due_soon", 0),
+                at_risk=risk.at_risk,
+                breached=risk.breached,
                 held=row.get("held", 0),
                 completed=row.get("completed", 0),
+                oldest_at_risk=risk.oldest_at_risk,
+                oldest_breached=risk.oldest_breached,
             )
         )
     return rows

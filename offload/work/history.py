@@ -4,7 +4,7 @@ events; their vocabulary is docs/events.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,9 +12,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from offload.sla.clock import SignalKind
 from offload.tenancy.visibility import Principal
-from offload.work import webhooks
-from offload.work.models import WorkItem, WorkItemEvent
+from offload.work import clocks, lifecycle, pgcopy, webhooks
+from offload.work.models import WebhookDelivery, WorkItem, WorkItemEvent
 
 SYSTEM = "system"
 
@@ -51,7 +52,117 @@ def append(
     )
     # The webhook outbox rows commit or roll back with the event.
     webhooks.enqueue([event])
+    clocks_follow(item, event)
     return event
+
+
+def append_many(
+    entries: Sequence[tuple[WorkItem, str, Mapping[str, Any], datetime]],
+    *,
+    actor: Principal | None = None,
+) -> list[WorkItemEvent]:
+    """Append events to many locked items in bulk: (item, type, data, at) in order.
+    For the system's own events (the SLA sweep's), which move no clock. Returns the
+    events, except when written by COPY (many, on PostgreSQL): then nothing."""
+    if not entries:
+        return []
+    ids = {item.pk for item, *_ in entries}
+    last = dict(
+        WorkItemEvent.objects.filter(item_id__in=ids)
+        .values("item_id")
+        .annotate(m=Max("seq"))
+        .values_list("item_id", "m")
+    )
+    if pgcopy.available() and len(entries) >= COPY_FROM:
+        _append_copy(entries, last, actor)
+        return []
+    who = _actor_fields(actor)
+    events = []
+    for item, type, data, at in entries:
+        last[item.pk] = last.get(item.pk, 0) + 1
+        events.append(
+            WorkItemEvent(
+                item=item,
+                client_id=item.client_id,
+                provider_id=item.provider_id,
+                seq=last[item.pk],
+                type=type,
+                at=at,
+                data=dict(data),
+                **who,
+            )
+        )
+    WorkItemEvent.objects.bulk_create(events)
+    webhooks.enqueue(events)
+    return events
+
+
+# From this many events on, append_many writes by COPY on PostgreSQL.
+COPY_FROM = 200
+
+
+def _append_copy(
+    entries: Sequence[tuple[WorkItem, str, Mapping[str, Any], datetime]],
+    last: dict[int, int],
+    actor: Principal | None,
+) -> None:
+    """append_many's rows by COPY, ids reserved first so the outbox rows can name
+    their events (as the intake's COPY path does)."""
+    now = timezone.now()
+    (ids,) = pgcopy.ids_reserve((WorkItemEvent, len(entries)))
+    who = {
+        "actor_user_id": actor.user.pk if actor and actor.user else None,
+        "actor_api_key_id": actor.api_key.pk if actor and actor.api_key else None,
+        "actor_label": actor.label if actor else SYSTEM,
+    }
+    rows: list[dict[str, Any]] = []
+    for (item, type, data, at), pk in zip(entries, ids, strict=True):
+        last[item.pk] = last.get(item.pk, 0) + 1
+        rows.append(
+            {
+                "id": pk,
+                "item_id": item.pk,
+                "client_id": item.client_id,
+                "provider_id": item.provider_id,
+                "seq": last[item.pk],
+                "type": type,
+                "at": at,
+                "data": dict(data),
+                **who,
+            }
+        )
+    pgcopy.rows_copy(WorkItemEvent, rows, now=now)
+    endpoints = webhooks.active_endpoints({row["client_id"] for row in rows})
+    if endpoints:
+        outbox = [d for row in rows for d in webhooks.delivery_rows(row, endpoints, now)]
+        pgcopy.rows_copy(WebhookDelivery, outbox, now=now, with_pk=False)
+
+
+def clocks_follow(item: WorkItem, event: WorkItemEvent) -> None:
+    """Advance the item's SLA clocks by a new event (saved, or written by one of
+    the statements of offload.work.pgcycle) and record what they signal: a warning
+    or breach reached at a stop, a turnaround reopened. Escalation rules run on
+    signals of items still open (a stopped clock's breach is recorded, not acted on)."""
+    signals_record(item, clocks.clocks_advance(item, event))
+
+
+def signals_record(item: WorkItem, fired: Sequence[clocks.Fired]) -> None:
+    """Record clock signals as events on a locked item, and escalate on them."""
+    for fired_one in fired:
+        append(
+            item,
+            fired_one.event_type,
+            actor=None,
+            data=fired_one.event_data,
+            at=fired_one.signal.at,
+        )
+        signal = fired_one.signal
+        if signal.kind is not SignalKind.REOPENED and item.status in lifecycle.OPEN:
+            from offload.work import escalations
+
+            escalations.signal_escalate(
+                item=item, metric=signal.metric.value, percent=signal.percent, at=signal.at
+            )
 
 
 def new_item_event_rows(
@@ -96,7 +207,13 @@ def append_new_items(
     items: Iterable[WorkItem], *, actor: Principal | None, at: datetime | None = None
 ) -> list[WorkItemEvent]:
     """`created` and `queued` events for freshly inserted items, in one bulk statement."""
-    rows = new_item_event_rows([i.__dict__ for i in items], actor=actor, at=at or timezone.now())
+    at = at or timezone.now()
+    items = list(items)
+    rows = new_item_event_rows([i.__dict__ for i in items], actor=actor, at=at)
     created = WorkItemEvent.objects.bulk_create([WorkItemEvent(**row) for row in rows])
     webhooks.enqueue(created)
+    due = clocks.clocks_start([clocks.facts(i) for i in items], at=at)
+    for item in items:
+        if item.pk in due:
+            item.due_at = due[item.pk]
     return created

@@ -39,7 +39,7 @@ from offload.core.errors import FieldError
 from offload.tenancy import validators, visibility
 from offload.tenancy.models import Organisation
 from offload.tenancy.visibility import Principal
-from offload.work import history, pgcopy, webhooks
+from offload.work import clocks, history, pgcopy, webhooks
 from offload.work.lifecycle import Status
 from offload.work.models import Queue, WebhookDelivery, WorkItem, WorkItemEvent
 
@@ -569,6 +569,19 @@ def _write_copy(client: Organisation, fresh: list[_Fresh], actor: Principal | No
     pgcopy.rows_copy(WorkItemEvent, events(), now=now)
     if outbox:
         pgcopy.rows_copy(WebhookDelivery, outbox, now=now, with_pk=False)
+    started = [
+        clocks.ItemFacts(
+            f.pk,
+            client_id,
+            f.row.process.provider_id,
+            f.row.process.sla_policy_id,
+            f.row.priority,
+            Status.QUEUED,
+        )
+        for f in fresh
+        if f.pk is not None
+    ]
+    clocks.clocks_start(started, at=now)
 
 
 def _insert(

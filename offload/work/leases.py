@@ -302,23 +302,32 @@ def work_item_claim(
         if context is not None:
             grants = [g for g in context.grants if queue is None or g.queue_id == queue.pk]
             if grants:
-                got = pgcycle.claim(
-                    actor=actor,
-                    worker_id=context.worker_id,
-                    user_id=context.user_id,
-                    stamp=context.stamp,
-                    process_ids=context.process_ids,
-                    grants=grants,
-                    ordering=_ordering(queue),
-                    per_grant=pgcycle.CANDIDATES_PER_GRANT,
-                    now=now,
-                )
-                if got.item is not None and got.lease is not None:
-                    return Claim(item=got.item, assignment=got.lease)
+                with transaction.atomic():
+                    got = pgcycle.claim(
+                        actor=actor,
+                        worker_id=context.worker_id,
+                        user_id=context.user_id,
+                        stamp=context.stamp,
+                        process_ids=context.process_ids,
+                        grants=grants,
+                        ordering=_ordering(queue),
+                        per_grant=pgcycle.CANDIDATES_PER_GRANT,
+                        now=now,
+                    )
+                    if got.item is not None and got.lease is not None:
+                        _clocks_follow_claim(got.item, now)
+                        return Claim(item=got.item, assignment=got.lease)
                 if got.decided:
                     return None
         routing_context_forget(actor)
     return _claim_general(actor=actor, queue=queue, now=now)
+
+
+def _clocks_follow_claim(item: WorkItem, now: datetime) -> None:
+    """The claim statement wrote the `assigned` event; the clocks follow it here, in
+    the same transaction."""
+    event = WorkItemEvent(item=item, type="assigned", at=now, data={"to_status": "assigned"})
+    history.clocks_follow(item, event)
 
 
 def _ordering(queue: Queue | None) -> tuple[str, ...]:
@@ -353,6 +362,7 @@ def _claim_general(*, actor: Principal, queue: Queue | None, now: datetime) -> C
         )
         if got.item is None or got.lease is None:
             return None
+        _clocks_follow_claim(got.item, now)
         return Claim(item=got.item, assignment=got.lease)
     picked = _claim_orm(actor, worker, grants, _ordering(queue), now)
     if picked is None:

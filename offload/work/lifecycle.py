@@ -41,6 +41,14 @@ EVENT_TYPES = frozenset(
         "offered",
         "offer_declined",
         "offer_expired",
+        # SLA clocks and escalation rules (docs/sla.md).
+        "reprioritized",
+        "sla_warning",
+        "sla_breached",
+        "sla_clock_reopened",
+        "sla_policy_changed",
+        "sla_escalated",
+        "sla_notified",
     }
 )
 RESERVED_EVENT_TYPES = frozenset({"started", "closed", "field_changed"})

@@ -73,6 +73,14 @@ class Outcome(models.TextChoices):
 
 
 class WorkItem(TenantOwned):
+    # Covered by the (client, status) and (provider, status) indexes; a status change
+    # rewrites every index of the row, so none is kept twice.
+    client = models.ForeignKey(
+        "tenancy.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    provider = models.ForeignKey(
+        "tenancy.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     process = models.ForeignKey(Process, on_delete=models.PROTECT, related_name="items")
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items")
     reference = models.CharField(max_length=200, help_text="The client's own id")
@@ -136,9 +144,12 @@ class Assignment(TenantOwned):
     index), ended by completing, failing, releasing, transferring, waiting on the
     client, escalating, cancelling or expiring (docs/leases.md)."""
 
+    # No index of its own where a composite one leads with the column: every pull
+    # inserts a lease and every completion rewrites it (docs/routing.md#throughput).
+    created_at = models.DateTimeField(auto_now_add=True)
     item = models.ForeignKey(WorkItem, on_delete=models.PROTECT, related_name="assignments")
     worker = models.ForeignKey(
-        "workers.Worker", on_delete=models.PROTECT, related_name="assignments"
+        "workers.Worker", on_delete=models.PROTECT, related_name="assignments", db_index=False
     )
     assigned_at = models.DateTimeField()
     lease_expires_at = models.DateTimeField()
@@ -213,12 +224,16 @@ class Offer(TenantOwned):
 class WorkItemEvent(models.Model):
     """One change to an item: append-only, numbered per item, written with the change."""
 
-    item = models.ForeignKey(WorkItem, on_delete=models.DO_NOTHING, related_name="events")
+    # Read by item (the (item, seq) key) and by time; every change writes one, so
+    # the table keeps no other index.
+    item = models.ForeignKey(
+        WorkItem, on_delete=models.DO_NOTHING, related_name="events", db_index=False
+    )
     client = models.ForeignKey(
-        "tenancy.Organisation", on_delete=models.DO_NOTHING, related_name="+"
+        "tenancy.Organisation", on_delete=models.DO_NOTHING, related_name="+", db_index=False
     )
     provider = models.ForeignKey(
-        "tenancy.Organisation", on_delete=models.DO_NOTHING, related_name="+"
+        "tenancy.Organisation", on_delete=models.DO_NOTHING, related_name="+", db_index=False
     )
     seq = models.PositiveIntegerField()
     type = models.CharField(max_length=32)
@@ -227,7 +242,12 @@ class WorkItemEvent(models.Model):
         User, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
     actor_api_key = models.ForeignKey(
-        ApiKey, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        ApiKey,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
     )
     actor_label = models.CharField(max_length=200)
     data = models.JSONField(default=dict, blank=True)
@@ -463,3 +483,138 @@ class EmailMessage(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.message_id}"
+
+
+class ClockState(models.TextChoices):
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    MET = "met", "Met"
+    BREACHED = "breached", "Breached"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class SlaClock(TenantOwned):
+    """One SLA clock of an item, per time metric of its policy (offload.sla.clock).
+
+    `data` is the pure clock as `Clock.to_dict()` gives it, the row's truth; the
+    other columns copy what queries need (state, due times, the next check).
+
+    A tick rewrites the row and moves an indexed column (next_check_at), so every
+    index is written again: the table keeps only the indexes its readers use (the
+    sweep's, the (item, metric) key, attainment's (client, stopped_at))."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    client = models.ForeignKey(
+        "tenancy.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    provider = models.ForeignKey(
+        "tenancy.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    item = models.ForeignKey(
+        WorkItem, on_delete=models.CASCADE, related_name="clocks", db_index=False
+    )
+    metric = models.CharField(max_length=32)
+    policy = models.ForeignKey(
+        "contracts.SlaPolicy", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    # The priority the target was chosen for (a reclassification changes it).
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+    state = models.CharField(max_length=10, choices=ClockState.choices)
+    target = models.DurationField()
+    started_at = models.DateTimeField()
+    due_at = models.DateTimeField(null=True, blank=True)
+    original_due_at = models.DateTimeField()
+    paused = models.DurationField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    fired = models.JSONField(default=list, blank=True)
+    # When the next warning or the breach falls due; None when nothing can.
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    breached = models.BooleanField(default=False)
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["item_id", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "metric"], name="sla_clock_per_metric")
+        ]
+        indexes = [
+            # The SLA sweep reads clocks in order of their next check, due ones only.
+            models.Index(
+                fields=["next_check_at"],
+                name="sla_clock_next_check",
+                condition=Q(next_check_at__isnull=False),
+            ),
+            models.Index(fields=["client", "stopped_at"], name="sla_clock_client_stopped"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.metric} {self.state}"
+
+
+class EscalationRule(TenantOwned):
+    """What happens when a clock of a policy warns or breaches. Rules follow the
+    policy's slug, so every version of the policy keeps them."""
+
+    policy_slug = models.SlugField(max_length=80)
+    metric = models.CharField(max_length=32)
+    # The threshold that triggers it: a warning percent, or 100 for the breach.
+    on_percent = models.PositiveSmallIntegerField()
+    raise_priority = models.BooleanField(default=False)
+    notify_team_leads = models.BooleanField(default=False)
+    move_to_queue = models.ForeignKey(
+        Queue, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    notify_client = models.BooleanField(
+        default=False, help_text="Emit an sla_escalated webhook event to the client"
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["client_id", "policy_slug", "metric", "on_percent", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.policy_slug} {self.metric} at {self.on_percent}%"
+
+
+class AttainmentMonth(TenantOwned):
+    """One line of a frozen month of SLA attainment (offload.work.attainment): what
+    the clocks of an engagement measured in a month for a time metric and priority,
+    kept as it was when the month was frozen and never recomputed."""
+
+    engagement = models.ForeignKey(
+        "contracts.Engagement", on_delete=models.PROTECT, related_name="+"
+    )
+    month = models.DateField(help_text="The month's first day; months are taken in UTC")
+    metric = models.CharField(max_length=32)
+    priority = models.CharField(max_length=2, choices=Priority.choices)
+    measured = models.PositiveIntegerField()
+    met = models.PositiveIntegerField()
+    missed = models.PositiveIntegerField()
+    # met / measured in percent, cut to two places; None when nothing was measured.
+    attainment_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    # The target's attainment_percent; None when the version had no target for it.
+    target_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    target_met = models.BooleanField()
+    # The policy version whose target applied (the one most of the clocks ran on).
+    policy = models.ForeignKey(
+        "contracts.SlaPolicy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    frozen_at = models.DateTimeField()
+    frozen_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["engagement_id", "-month", "metric", "priority"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engagement", "month", "metric", "priority"], name="attainment_month_line"
+            ),
+            models.CheckConstraint(
+                condition=Q(measured=models.F("met") + models.F("missed")),
+                name="attainment_month_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.engagement_id} {self.month:%Y-%m} {self.metric} {self.priority}"

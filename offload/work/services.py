@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from offload.contracts.models import Process
+from offload.contracts.models import Priority, Process
 from offload.core import errors, sweeps
 from offload.tenancy import audit, validators, visibility
 from offload.tenancy.models import OrganisationKind, Role, User
@@ -32,6 +32,7 @@ from offload.work.models import (
     Queue,
     RoutingMode,
     WorkItem,
+    WorkItemEvent,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ BAD_ORDERING_KEY = "'{key}' is not an ordering key; use one of: {allowed}"
 DUPLICATE_ORDERING_KEY = "'{key}' appears more than once"
 NOT_TEAM_LEADS = "not team leads of this provider: {ids}"
 NOT_A_DICT = "must be a JSON object"
+CLIENT_CANNOT_REPRIORITIZE = "a client may not change an item's priority; its provider does"
+FINAL_PRIORITY = "cannot change the priority of an item that is {current}"
 
 # What a client principal may do to its own items; everything else is the provider's.
 CLIENT_ACTIONS = frozenset(
@@ -280,9 +283,28 @@ def work_item_transfer(
         raise errors.ValidationFailed.single(
             "queue", NO_SUCH_QUEUE.format(slug=queue, process=process.slug)
         )
-    locked, target = _begin(actor, item, Action.TRANSFER)
+    locked, _ = _begin(actor, item, Action.TRANSFER)
     if destination.pk == locked.queue_id:
         raise errors.ValidationFailed.single("queue", SAME_QUEUE.format(slug=queue))
+    return transfer_locked(actor, locked, destination, reason=reason)
+
+
+def transfer_locked(
+    actor: Principal | None,
+    locked: WorkItem,
+    destination: Queue,
+    *,
+    reason: str = "",
+    extra: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> WorkItem:
+    """Move an item whose row the caller has locked to `destination` (a queue of its
+    process), queued and unassigned: the holder's lease ends and its capacity is
+    freed (leases.after_move). The caller has checked that the move is legal;
+    `extra` adds fields to the `transferred` event (an escalation rule's id)."""
+    # A row locked elsewhere (the SLA sweep) was not read by item_lock.
+    locked.status_at_lock = locked.status  # type: ignore[attr-defined]
+    _, target = _move(locked, Action.TRANSFER)
     before, source = locked.status, locked.queue_id
     locked.status, locked.queue, locked.assignee = target, destination, None
     locked.failure_kind, locked.failure_reason = "", ""
@@ -295,7 +317,54 @@ def work_item_transfer(
     }
     if reason:
         data["reason"] = reason
-    history.append(locked, "transferred", actor=actor, data=data)
+    data.update(extra or {})
+    history.append(locked, "transferred", actor=actor, data=data, at=at)
+    return locked
+
+
+# ------------------------------------------------------------------ priority
+
+
+@transaction.atomic
+def work_item_reprioritize(
+    *, actor: Principal | None, item: WorkItem, priority: str, reason: str = ""
+) -> WorkItem:
+    """A person reclassifies the item: a new priority, so routing order and the SLA
+    clocks' targets follow it (`reprioritized` with `by: person`; an escalation
+    rule's raise is `by: rule` and leaves the targets alone). The provider's people
+    with `work_item.act` may; a client may not. An item that is closed or cancelled
+    keeps its priority (409); the same priority again writes nothing."""
+    if actor is not None:
+        if actor.is_client:
+            raise errors.PermissionDenied(CLIENT_CANNOT_REPRIORITIZE)
+        visibility.require(actor, "work_item.act")
+    errors.raise_failures(
+        [
+            (
+                "priority",
+                None
+                if priority in Priority.values
+                else BAD_CHOICE.format(value=priority, allowed=", ".join(Priority.values)),
+            )
+        ]
+    )
+    priority = str(priority)  # a Priority member is stored and logged as its value
+    locked = item_lock(actor, item)
+    if locked.status in lifecycle.FINAL:
+        raise errors.Conflict(
+            FINAL_PRIORITY.format(current=locked.status), current=str(locked.status)
+        )
+    before = locked.priority
+    if before == priority:
+        return locked
+    locked.priority = priority
+    _save(locked, "priority")
+    history.append(
+        locked,
+        "reprioritized",
+        actor=actor,
+        data={"from": before, "to": priority, "by": "person", "reason": reason},
+    )
     return locked
 
 
@@ -337,16 +406,23 @@ def work_item_complete(
     if handle_seconds is not None:
         data["handle_seconds"] = handle_seconds
     if connection.vendor == "postgresql" and actor is not None and actor.user is not None:
-        done = pgcycle.complete(
-            actor=actor,
-            item_id=item.pk,
-            outcome=outcome,
-            result=result or {},
-            data=data,
-            now=timezone.now(),
-        )
-        if done is not None:
-            return done
+        now = timezone.now()
+        with transaction.atomic():
+            done = pgcycle.complete(
+                actor=actor,
+                item_id=item.pk,
+                outcome=outcome,
+                result=result or {},
+                data=data,
+                now=now,
+            )
+            if done is not None:
+                # The statement wrote the `completed` event; the clocks follow it.
+                event = WorkItemEvent(
+                    item=done, type="completed", at=now, data={"to_status": "completed"}
+                )
+                history.clocks_follow(done, event)
+                return done
     return _complete(actor, item, outcome, result or {}, data)
 
 

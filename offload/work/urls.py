@@ -1,6 +1,13 @@
 from django.urls import path
 
-from offload.work import bot_views, floor_views, views, webhook_views, workspace_views
+from offload.work import (
+    attainment_views,
+    bot_views,
+    floor_views,
+    views,
+    webhook_views,
+    workspace_views,
+)
 
 urlpatterns = [
     path("items/", views.work_item_list, name="work_item_list"),
@@ -47,4 +54,5 @@ urlpatterns = [
         name="workspace_item_offer",
     ),
     path("floor/", floor_views.floor, name="floor"),
+    path("attainment/", attainment_views.attainment_page, name="attainment"),
 ]

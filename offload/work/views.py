@@ -1,4 +1,5 @@
-"""Pages: the work-item list (client portal and provider side) and an item's timeline."""
+"""Pages: the work-item list (client portal and provider side) and an item's timeline
+with its SLA clocks; the client portal's list also shows SLA risk by queue."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def work_item_list(request: HttpRequest, principal: Principal) -> HttpResponse:
         )
     except errors.ValidationFailed as exc:
         page, next_cursor, form_error = [], None, exc.detail
-    context = {
+    context: dict[str, Any] = {
         "items": page,
         "next_cursor": next_cursor,
         "filters": params,
@@ -73,6 +74,12 @@ def work_item_list(request: HttpRequest, principal: Principal) -> HttpResponse:
     }
     if htmx.is_fragment_request(request):
         return render(request, "work/partials/_item_rows.html", context)
+    if principal.is_client:
+        # The provider's team leads have the floor; a client sees the same figures here.
+        context["sla_queues"] = sorted(
+            selectors.sla_by_queue(principal=principal).values(),
+            key=lambda row: (row.queue.name, row.queue.pk),
+        )
     return render(request, "work/item_list.html", context)
 
 
@@ -90,9 +97,18 @@ def work_item_detail(request: HttpRequest, principal: Principal, pk: int) -> Htt
             "events": events,
             **_files(principal, item),
             **_emails(item),
+            **_clocks(principal, item),
             **bot_views.bot_context(principal, item),
         },
     )
+
+
+def _clocks(principal: Principal, item: WorkItem) -> dict[str, Any]:
+    """The item's SLA clocks as of now, and the zone their due times show in."""
+    return {
+        "clocks": selectors.item_clocks(item=item, now=timezone.now()),
+        "viewer_zone": principal.organisation.timezone,
+    }
 
 
 # Remote images in mail are trackers as often as pictures: HTML bodies lose them.
@@ -148,6 +164,7 @@ def work_item_attachments(request: HttpRequest, principal: Principal, pk: int) -
         context = {"item": item, "events": events, "problems": problems}
         context.update(_files(principal, item))
         context.update(_emails(item))
+        context.update(_clocks(principal, item))
         context.update(bot_views.bot_context(principal, item))
         return render(request, "work/item_detail.html", context, status=422)
     return redirect("work_item_detail", pk=item.pk)

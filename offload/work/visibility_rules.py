@@ -4,11 +4,14 @@ from offload.tenancy import visibility
 from offload.work.models import (
     Assignment,
     Attachment,
+    AttainmentMonth,
     EmailMessage,
+    EscalationRule,
     ItemRetry,
     Mailbox,
     Offer,
     Queue,
+    SlaClock,
     WebhookDelivery,
     WebhookEndpoint,
     WorkItem,
@@ -27,5 +30,8 @@ for model in (
     WebhookDelivery,
     Mailbox,
     EmailMessage,
+    SlaClock,
+    EscalationRule,
+    AttainmentMonth,
 ):
     visibility.register(model, visibility.tenant_rule())

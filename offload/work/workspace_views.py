@@ -176,6 +176,8 @@ def _context(
             sop=sop,
             sop_html=render_markdown(sop.body) if sop else "",
             events=list(selectors.work_item_events(item=item)),
+            clocks=selectors.item_clocks(item=item, now=now),
+            viewer_zone=principal.organisation.timezone,
             queues=list(
                 visibility.visible(
                     principal,

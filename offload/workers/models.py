@@ -131,7 +131,10 @@ class WorkerChannel(models.Model):
     A bot has one row per channel of its processes, with capacity = its concurrency.
     """
 
-    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="channels")
+    # Led by the (worker, channel) key: no index of its own (load changes rewrite them).
+    worker = models.ForeignKey(
+        Worker, on_delete=models.CASCADE, related_name="channels", db_index=False
+    )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     capacity = models.SmallIntegerField()
     load = models.SmallIntegerField(default=0)

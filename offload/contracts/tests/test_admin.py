@@ -111,6 +111,7 @@ def test_an_admin_edit_of_a_policy_writes_a_recompute_request(admin_site_client)
         "targets-0-calendar": "",
         "targets-0-credit": "{}",
         "targets-0-bonus": "{}",
+        "targets-0-attainment_percent": "95",
     }
     # when
     response = admin_site_client.post(f"/admin/contracts/slapolicy/{policy.pk}/change/", form)

@@ -23,8 +23,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 def available() -> list[str]:
     import bench
 
+    # A module bench/sla_sweep.py is the benchmark `sla-sweep`.
     return sorted(
-        m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
+        m.name.replace("_", "-")
+        for m in pkgutil.iter_modules(bench.__path__)
+        if not m.name.startswith("_")
     )
 
 
@@ -67,7 +70,7 @@ class Command(BaseCommand):
         subprocess.run([*cli, "migrate", "--no-input", "-v", "0"], env=env, check=True)  # noqa: S603
         result = subprocess.run(  # noqa: S603
             # Django hands the nargs="*" positional to handle() as *args, not options.
-            [sys.executable, "-m", f"bench.{options['name']}", *args],
+            [sys.executable, "-m", f"bench.{options['name'].replace('-', '_')}", *args],
             env=env,
             check=False,
         )
