@@ -84,8 +84,9 @@ open_grants AS (
       AND EXISTS (SELECT 1 FROM gate WHERE fresh AND is_active AND presence = 'available')
 ),
 cand AS (
-    -- The head of each grant's backlog, read in order from the partial index on
-    -- (queue, order); '*' stands for every language.
+    -- The head of each grant's backlog in the pull's order: read from the partial
+    -- index on (queue, priority, due_at, created_at, id) for the default order, sorted
+    -- for a queue ordered otherwise. '*' stands for every language.
     SELECT c.* FROM open_grants g CROSS JOIN LATERAL (
         SELECT i.id, i.priority, i.due_at, i.created_at
         FROM work_workitem i
@@ -93,7 +94,7 @@ cand AS (
           AND i.status IN ('queued', 'escalated')
           AND (i.language = ANY(g.languages) OR g.languages = ARRAY['*'])
           AND COALESCE(i.queued_at, i.created_at) <= %(now)s - g.min_wait * interval '1 second'
-        ORDER BY i.priority, i.due_at, i.created_at, i.id
+        ORDER BY {ordering}, i.id
         LIMIT %(per_grant)s
     ) c
 ),

@@ -220,3 +220,21 @@ def test_a_supervisor_completing_takes_the_general_path_and_is_recorded_as_such(
     assert done is None
     with pytest.raises(errors.Conflict):
         services.work_item_complete(actor=principal(lead), item=claim.item, outcome="resolved")
+
+
+def test_a_queue_ordered_otherwise_is_read_in_its_own_order():
+    # given: a queue ordered by age alone; its oldest item has the lowest priority,
+    # behind more high-priority items than the fast path reads per queue
+    process = make_process()
+    oldest = make_item(process, reference="OLDEST", priority="P4")
+    for n in range(pgcycle.CANDIDATES_PER_GRANT + 2):
+        make_item(process, reference=f"URGENT-{n}", priority="P1")
+    queue = Queue.objects.get(process=process, is_review=False)
+    queue.ordering = ["created_at"]
+    queue.save()
+    worker = agent(process)
+    # when
+    claim = leases.work_item_claim(actor=principal(worker), queue=queue)
+    # then
+    assert claim is not None
+    assert claim.item.pk == oldest.pk
