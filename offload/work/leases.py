@@ -315,7 +315,8 @@ def work_item_claim(
                         now=now,
                     )
                     if got.item is not None and got.lease is not None:
-                        _clocks_follow_claim(got.item, now)
+                        if got.has_clocks:
+                            _clocks_follow_claim(got.item, now)
                         return Claim(item=got.item, assignment=got.lease)
                 if got.decided:
                     return None
@@ -362,7 +363,8 @@ def _claim_general(*, actor: Principal, queue: Queue | None, now: datetime) -> C
         )
         if got.item is None or got.lease is None:
             return None
-        _clocks_follow_claim(got.item, now)
+        if got.has_clocks:
+            _clocks_follow_claim(got.item, now)
         return Claim(item=got.item, assignment=got.lease)
     picked = _claim_orm(actor, worker, grants, _ordering(queue), now)
     if picked is None:

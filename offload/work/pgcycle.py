@@ -152,6 +152,7 @@ busy AS (
     RETURNING id
 )
 SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until,
+       EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id = u.id) AS has_clocks,
        gate.fresh AS gate_fresh, gate.presence AS gate_presence,
        gate.is_active AS gate_active, (SELECT count(*) FROM cand) AS gate_candidates,
        (SELECT count(*) FROM hooks) AS hooks, (SELECT count(*) FROM busy) AS busy
@@ -183,6 +184,8 @@ class ClaimOutcome:
     item: WorkItem | None
     lease: Assignment | None
     decided: bool
+    # The item has SLA clocks: they must follow the `assigned` event.
+    has_clocks: bool = False
 
 
 def claim(
@@ -241,7 +244,7 @@ def claim(
         updated_at=now,
     )
     lease._state.adding = False
-    return ClaimOutcome(item, lease, decided=True)
+    return ClaimOutcome(item, lease, decided=True, has_clocks=bool(row["has_clocks"]))
 
 
 _COMPLETE_SQL = """
@@ -315,12 +318,20 @@ hooks AS (
     {hooks}
 )
 SELECT u.*, (SELECT count(*) FROM lease) AS leases, (SELECT count(*) FROM hooks) AS hooks,
-       (SELECT count(*) FROM idle) AS idle
+       (SELECT count(*) FROM idle) AS idle,
+       EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id = u.id) AS has_clocks
 FROM upd u
 """
 
 # The holder's common case: it holds the item and is working it.
 HELD_STATUSES = ("assigned", "in_progress")
+
+
+@dataclass(frozen=True)
+class Completed:
+    item: WorkItem
+    # The item has SLA clocks: they must follow the `completed` event.
+    has_clocks: bool
 
 
 def complete(
@@ -331,7 +342,7 @@ def complete(
     result: Mapping[str, Any],
     data: Mapping[str, Any],
     now: datetime,
-) -> WorkItem | None:
+) -> Completed | None:
     """Complete an item the caller holds and works on, in one statement; None when
     that is not the case (the general path decides what is)."""
     assert actor.user is not None
@@ -356,7 +367,9 @@ def complete(
     }
     sql = _COMPLETE_SQL.format(item=_named(item_sql, list(item_params), named), hooks=_HOOKS_SQL)
     rows = _fetch(sql, named)
-    return _item(rows[0]) if rows else None
+    if not rows:
+        return None
+    return Completed(_item(rows[0]), has_clocks=bool(rows[0]["has_clocks"]))
 
 
 def _fetch(sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -417,12 +417,13 @@ def work_item_complete(
                 now=now,
             )
             if done is not None:
-                # The statement wrote the `completed` event; the clocks follow it.
-                event = WorkItemEvent(
-                    item=done, type="completed", at=now, data={"to_status": "completed"}
-                )
-                history.clocks_follow(done, event)
-                return done
+                if done.has_clocks:
+                    # The statement wrote the `completed` event; the clocks follow it.
+                    event = WorkItemEvent(
+                        item=done.item, type="completed", at=now, data={"to_status": "completed"}
+                    )
+                    history.clocks_follow(done.item, event)
+                return done.item
     return _complete(actor, item, outcome, result or {}, data)
 
 

@@ -238,3 +238,24 @@ def test_a_queue_ordered_otherwise_is_read_in_its_own_order():
     # then
     assert claim is not None
     assert claim.item.pk == oldest.pk
+
+
+def test_the_clocks_follow_the_one_statement_pull_and_complete():
+    # given: an item under an SLA policy
+    from offload.work import clocks
+    from offload.work.models import SlaClock
+    from offload.work.tests.test_clocks import sla_process
+
+    process = sla_process()
+    item = make_item(process)
+    worker = agent(process)
+    actor = principal(worker)
+    # when
+    claim = leases.work_item_claim(actor=actor)
+    assert claim is not None
+    assert claim.item.pk == item.pk
+    services.work_item_complete(actor=actor, item=claim.item, outcome="resolved")
+    # then: both clocks stopped, met, and equal to a replay of the events
+    rows = {c.metric: c for c in SlaClock.objects.filter(item=item)}
+    assert {m: c.state for m, c in rows.items()} == {"first_response": "met", "turnaround": "met"}
+    assert clocks.item_replay(item) == {m: clocks.clock_of(c) for m, c in rows.items()}
