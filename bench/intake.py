@@ -44,6 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import setup_django
+
 BATCH = 1_000
 BULK_CLIENTS = 6
 SINGLE_CLIENTS = 32
@@ -518,10 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--webhooks", action="store_true", help="the client has a webhook endpoint")
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    setup_django()
     from django.db import connection
 
     run = secrets.token_hex(4)

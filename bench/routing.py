@@ -17,10 +17,13 @@ BENCH_DATABASE_URL and migrates it first):
    `peer_per_s`; `ratio_vs_peer` = cycles_per_s / peer_per_s. The peer runs
    without procrastinate's Python worker loop: that makes it faster, not slower.
 
-Usage: `offload bench routing [--items N] [--threads N] [--seconds S]`. The last
-line is one JSON object; docs/benchmarks.md (## routing) records the figures. The
-HTTP figures (`http_cycles_per_s`, `http_p99_ms`) are printed as null until the
-production server setup lands.
+3. Over HTTP: HTTP_CLIENTS clients, each an agent with its own API key, against
+   gunicorn as the README's production section runs it; `--http-clients 0` skips
+   it (its keys are then null).
+
+Usage: `offload bench routing [--items N] [--threads N] [--seconds S]
+[--http-clients N] [--http-seconds S]`. The last line is one JSON object;
+docs/benchmarks.md (## routing) records the figures.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import setup_django
 from bench.intake import free_port, wait_listening
 
 ITEMS = 50_000
@@ -49,13 +53,6 @@ THREADS = 32
 HTTP_CLIENTS = 64
 SECONDS = 30.0
 LANGUAGES = ["en", "de", "es", "pl"]
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
 
 
 @dataclass
@@ -72,8 +69,6 @@ def world_create(run: str, items: int, threads: int) -> World:
     from offload.contracts.tests.factories import make_engagement
     from offload.tenancy.tests.factories import make_client, make_provider, make_site
     from offload.work import intake
-    from offload.workers import services as worker_services
-    from offload.workers.tests.factories import make_agent
 
     rng = random.Random(7)
     provider = make_provider(f"Bench {run}", slug=f"bench-{run}")
@@ -122,20 +117,31 @@ def world_create(run: str, items: int, threads: int) -> World:
                 actor=None, client=client, rows=rows[start : start + 5_000]
             )
             item_ids += [int(a["id"]) for a in result.accepted]
-    worker_ids = []
-    for n in range(threads):
+    workers = agents_make(provider, site, processes, [f"agent{n}-{run}" for n in range(threads)])
+    return World(run, [w.pk for w in workers], item_ids, provider.pk, [p.pk for p in processes])
+
+
+def agents_make(provider: Any, site: Any, processes: list[Any], usernames: list[str]) -> list[Any]:
+    """Available agents certified on every process: level 3 in every skill, English
+    and one other language (in turn), room for one back-office item."""
+    from offload.workers import services as worker_services
+    from offload.workers.tests.factories import make_agent
+
+    workers = []
+    for n, username in enumerate(usernames):
         worker = make_agent(
             provider,
-            username=f"agent{n}-{run}",
+            username=username,
             site=site,
             skills={f"skill{k}": 3 for k in range(5)},
             languages=["en", LANGUAGES[1 + n % 3]],
             processes=processes,
             channels={"back_office": 1},
         )
-        worker_services.worker_set_presence(actor=None, worker=worker, presence="available")
-        worker_ids.append(worker.pk)
-    return World(run, worker_ids, item_ids, provider.pk, [p.pk for p in processes])
+        workers.append(
+            worker_services.worker_set_presence(actor=None, worker=worker, presence="available")
+        )
+    return workers
 
 
 def bench_service(world: World, seconds: float) -> tuple[float, float, int]:
@@ -201,26 +207,13 @@ def http_keys(world: World, clients: int) -> list[str]:
     from offload.contracts.models import Process
     from offload.tenancy.models import Organisation, Site
     from offload.tenancy.tests.factories import make_api_key
-    from offload.workers import services as worker_services
-    from offload.workers.tests.factories import make_agent
 
     provider = Organisation.objects.get(pk=world.provider_id)
     processes = list(Process.objects.filter(pk__in=world.process_ids))
     site = Site.objects.filter(provider=provider).first()
-    keys = []
-    for n in range(clients):
-        worker = make_agent(
-            provider,
-            username=f"http{n}-{world.run}",
-            site=site,
-            skills={f"skill{k}": 3 for k in range(5)},
-            languages=["en", LANGUAGES[1 + n % 3]],
-            processes=processes,
-            channels={"back_office": 1},
-        )
-        worker_services.worker_set_presence(actor=None, worker=worker, presence="available")
-        keys.append(make_api_key(provider, user=worker.user)[1])
-    return keys
+    usernames = [f"http{n}-{world.run}" for n in range(clients)]
+    workers = agents_make(provider, site, processes, usernames)
+    return [make_api_key(provider, user=w.user)[1] for w in workers]
 
 
 def gunicorn_start(log: Path) -> tuple[subprocess.Popen[bytes], int]:

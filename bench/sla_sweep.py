@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from datetime import datetime, timedelta
 from typing import Any
+
+from bench import setup_django
 
 CLOCKS = 1_000_000
 DUE = 10_000
@@ -39,14 +40,7 @@ ALWAYS_OPEN: dict[str, Any] = {
 }
 
 
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-
-def template(run: str, started: datetime) -> tuple[int, Any]:
+def template(run: str, started: datetime) -> int:
     """An item with its clocks started at `started`, made by the real services."""
     from offload.contracts.tests.factories import (
         make_calendar,
@@ -65,8 +59,8 @@ def template(run: str, started: datetime) -> tuple[int, Any]:
     )
     process = make_process(engagement=engagement)
     policy = make_policy(
-        process.engagement,
-        calendar=make_calendar(process.engagement, ALWAYS_OPEN),
+        engagement,
+        calendar=make_calendar(engagement, ALWAYS_OPEN),
         targets=[
             target("first_response", priority="", value="1", unit="business_hours"),
             target("turnaround", priority="", value="4", unit="business_hours"),
@@ -77,7 +71,7 @@ def template(run: str, started: datetime) -> tuple[int, Any]:
     process.save()
     item.process = process
     clocks.clocks_start([clocks.facts(item)], at=started)
-    return item.pk, process
+    return item.pk
 
 
 def copies(template_id: int, count: int, prefix: str) -> None:
@@ -144,8 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     now = timezone.now()
     t0 = time.perf_counter()
     # Each item has two clocks; of a due item only first response is due (75 %).
-    due_items = args.due
-    quiet_items = (args.clocks - 2 * due_items) // 2
+    quiet_items = (args.clocks - 2 * args.due) // 2
     with connection.cursor() as cursor:
         # The clocks of earlier runs would fall due in this one: they go.
         cursor.execute(
@@ -154,9 +147,9 @@ def main(argv: list[str] | None = None) -> None:
             "OR reference LIKE 'tpl-%%')"
         )
     with transaction.atomic():
-        due_template, _ = template(run, now - timedelta(minutes=50))
-        quiet_template, _ = template(run, now)
-        copies(due_template, due_items - 1, f"due-{run}-")
+        due_template = template(run, now - timedelta(minutes=50))
+        quiet_template = template(run, now)
+        copies(due_template, args.due - 1, f"due-{run}-")
         copies(quiet_template, quiet_items - 1, f"quiet-{run}-")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE work_slaclock")

@@ -873,10 +873,10 @@ def process_update(
     updated = update_model(
         actor=actor, organisation=process.client, obj=process, data=data, action="process.update"
     )
-    if updated.sla_policy is not None and updated.sla_policy_id != policy_before:
+    if updated.sla_policy_id is not None and updated.sla_policy_id != policy_before:
         # The process's open items take the policy: their clocks are made from their
         # history by the work app's sweep (or moved, from another policy's versions).
-        sla_recompute_policy(policy=updated.sla_policy)
+        sla_recompute_policy(policy=SlaPolicy.objects.get(pk=updated.sla_policy_id))
     current = updated.sop_versions.order_by("-version").first()
     if sop is not None and sop != (current.body if current else ""):
         version = _add_sop(updated, sop, actor)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_vary_headers
 
 from offload.core import errors, htmx
 from offload.tenancy import notifications, selectors
@@ -41,9 +40,7 @@ def notification_list(request: HttpRequest, principal: Principal) -> HttpRespons
         "unread_only": unread_only,
         "form_error": form_error,
     }
-    response = render(request, "tenancy/notification_list.html", context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render(request, "tenancy/notification_list.html", context)
 
 
 @member_required

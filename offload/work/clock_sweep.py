@@ -20,8 +20,7 @@ from offload.contracts import selectors as contract_selectors
 from offload.contracts import services as contract_services
 from offload.contracts.models import RecomputeKind, SlaPolicy, SlaTarget
 from offload.core import sweeps
-from offload.sla.clock import SignalKind
-from offload.work import clocks, history, lifecycle
+from offload.work import clocks, escalations, history, lifecycle
 from offload.work.models import ClockState, EscalationRule, SlaClock, WorkItem
 
 BATCH = 2000
@@ -76,13 +75,8 @@ def clocks_check(now: datetime, *, limit: int = BATCH) -> int:
                 f.signal.metric.value,
                 f.signal.percent,
             )
-            if (
-                key in rules
-                and f.signal.kind is not SignalKind.REOPENED
-                and item.status in lifecycle.OPEN
-            ):
-                from offload.work import escalations
-
+            # Rules are read once per batch, so signals without one cost no query.
+            if key in rules and item.status in lifecycle.OPEN:
                 # The whole row (the batch read a few columns); it is locked already.
                 escalations.signal_escalate(
                     item=WorkItem.objects.get(pk=item.pk),

@@ -274,7 +274,7 @@ def _advance_rows(
     changed: list[SlaClock] = []
     for row in rows:
         before = clock_of(row)
-        terms = _terms_of(row, book)
+        terms = terms_of(row, book)
         if terms is None:
             continue
         after, _, signals = pure.apply(before, terms, happening)
@@ -341,7 +341,8 @@ def _save(rows: Sequence[SlaClock], columns: Sequence[str] = tuple(_COLUMNS)[1:]
         cursor.execute(sql, values)
 
 
-def _terms_of(row: SlaClock, book: TermsBook) -> pure.Terms | None:
+def terms_of(row: SlaClock, book: TermsBook) -> pure.Terms | None:
+    """The terms the clock row runs under (its policy version, priority and metric)."""
     for terms in book.terms(row.policy_id, row.priority):
         if terms.metric.value == row.metric:
             return terms

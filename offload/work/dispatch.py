@@ -66,7 +66,7 @@ def _candidates(queue: Queue, now: datetime) -> list[Worker]:
             processes=queue.process_id,
         )
         .exclude(pk__in=busy)
-        .prefetch_related("processes")
+        .prefetch_related("processes", "channels")
     )
     if queue.push_strategy == PushStrategy.LEAST_LOADED:
         workers = workers.annotate(held=Sum("channels__load")).order_by("held", "idle_since", "pk")

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from offload.tenancy import visibility
 from offload.tenancy.visibility import Principal
-from offload.work import lifecycle, selectors
+from offload.work import leases, lifecycle, selectors
 from offload.work.models import Assignment, Queue, WorkItem
 from offload.workers.models import Presence, Worker, WorkerKind
 
@@ -26,12 +26,8 @@ from offload.workers.models import Presence, Worker, WorkerKind
 SLA_RISK_WINDOW = timedelta(hours=1)
 # Throughput counts the items completed within this window.
 THROUGHPUT_WINDOW = timedelta(hours=1)
-BACKLOG = (lifecycle.Status.QUEUED, lifecycle.Status.ESCALATED)
-HELD = (
-    lifecycle.Status.ASSIGNED,
-    lifecycle.Status.IN_PROGRESS,
-    lifecycle.Status.WAITING_ON_CLIENT,
-)
+BACKLOG = leases.BACKLOG
+HELD = sorted(leases.OWNED)
 PRESENCE_ORDER = {value: n for n, value in enumerate(Presence.values)}
 
 

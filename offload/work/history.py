@@ -28,6 +28,15 @@ def _actor_fields(actor: Principal | None) -> dict[str, Any]:
     }
 
 
+def _actor_ids(actor: Principal | None) -> dict[str, Any]:
+    """`_actor_fields` by id, for rows written without model instances."""
+    return {
+        "actor_user_id": actor.user.pk if actor and actor.user else None,
+        "actor_api_key_id": actor.api_key.pk if actor and actor.api_key else None,
+        "actor_label": actor.label if actor else SYSTEM,
+    }
+
+
 def append(
     item: WorkItem,
     type: str,
@@ -60,67 +69,25 @@ def append_many(
     entries: Sequence[tuple[WorkItem, str, Mapping[str, Any], datetime]],
     *,
     actor: Principal | None = None,
-) -> list[WorkItemEvent]:
+) -> None:
     """Append events to many locked items in bulk: (item, type, data, at) in order.
-    For the system's own events (the SLA sweep's), which move no clock. Returns the
-    events, except when written by COPY (many, on PostgreSQL): then nothing."""
+    For the system's own events (the SLA sweep's), which move no clock. Many of them
+    go by COPY on PostgreSQL, ids reserved first so the outbox rows can name their
+    events (as the intake's COPY path does)."""
     if not entries:
-        return []
-    ids = {item.pk for item, *_ in entries}
+        return
     last = dict(
-        WorkItemEvent.objects.filter(item_id__in=ids)
+        WorkItemEvent.objects.filter(item_id__in={item.pk for item, *_ in entries})
         .values("item_id")
         .annotate(m=Max("seq"))
         .values_list("item_id", "m")
     )
-    if pgcopy.available() and len(entries) >= COPY_FROM:
-        _append_copy(entries, last, actor)
-        return []
-    who = _actor_fields(actor)
-    events = []
-    for item, type, data, at in entries:
-        last[item.pk] = last.get(item.pk, 0) + 1
-        events.append(
-            WorkItemEvent(
-                item=item,
-                client_id=item.client_id,
-                provider_id=item.provider_id,
-                seq=last[item.pk],
-                type=type,
-                at=at,
-                data=dict(data),
-                **who,
-            )
-        )
-    WorkItemEvent.objects.bulk_create(events)
-    webhooks.enqueue(events)
-    return events
-
-
-# From this many events on, append_many writes by COPY on PostgreSQL.
-COPY_FROM = 200
-
-
-def _append_copy(
-    entries: Sequence[tuple[WorkItem, str, Mapping[str, Any], datetime]],
-    last: dict[int, int],
-    actor: Principal | None,
-) -> None:
-    """append_many's rows by COPY, ids reserved first so the outbox rows can name
-    their events (as the intake's COPY path does)."""
-    now = timezone.now()
-    (ids,) = pgcopy.ids_reserve((WorkItemEvent, len(entries)))
-    who = {
-        "actor_user_id": actor.user.pk if actor and actor.user else None,
-        "actor_api_key_id": actor.api_key.pk if actor and actor.api_key else None,
-        "actor_label": actor.label if actor else SYSTEM,
-    }
+    who = _actor_ids(actor)
     rows: list[dict[str, Any]] = []
-    for (item, type, data, at), pk in zip(entries, ids, strict=True):
+    for item, type, data, at in entries:
         last[item.pk] = last.get(item.pk, 0) + 1
         rows.append(
             {
-                "id": pk,
                 "item_id": item.pk,
                 "client_id": item.client_id,
                 "provider_id": item.provider_id,
@@ -131,11 +98,22 @@ def _append_copy(
                 **who,
             }
         )
+    if not (pgcopy.available() and len(rows) >= COPY_FROM):
+        webhooks.enqueue(WorkItemEvent.objects.bulk_create([WorkItemEvent(**r) for r in rows]))
+        return
+    now = timezone.now()
+    (ids,) = pgcopy.ids_reserve((WorkItemEvent, len(rows)))
+    for row, pk in zip(rows, ids, strict=True):
+        row["id"] = pk
     pgcopy.rows_copy(WorkItemEvent, rows, now=now)
     endpoints = webhooks.active_endpoints({row["client_id"] for row in rows})
     if endpoints:
         outbox = [d for row in rows for d in webhooks.delivery_rows(row, endpoints, now)]
         pgcopy.rows_copy(WebhookDelivery, outbox, now=now, with_pk=False)
+
+
+# From this many events on, append_many writes by COPY on PostgreSQL.
+COPY_FROM = 200
 
 
 def clocks_follow(item: WorkItem, event: WorkItemEvent) -> None:
@@ -158,6 +136,7 @@ def signals_record(item: WorkItem, fired: Sequence[clocks.Fired]) -> None:
         )
         signal = fired_one.signal
         if signal.kind is not SignalKind.REOPENED and item.status in lifecycle.OPEN:
+            # Imported here: escalations acts through services, which import history.
             from offload.work import escalations
 
             escalations.signal_escalate(
@@ -174,11 +153,7 @@ def new_item_event_rows(
     `items` are the items' field values by attribute name (`id`, `client_id`,
     `reference`, `priority`, `queue_id`...): a saved instance's `__dict__` will do.
     The rows are made as they are read, so a COPY holds one at a time."""
-    who = {
-        "actor_user_id": actor.user.pk if actor and actor.user else None,
-        "actor_api_key_id": actor.api_key.pk if actor and actor.api_key else None,
-        "actor_label": actor.label if actor else SYSTEM,
-    }
+    who = _actor_ids(actor)
     for item in items:
         common = {
             "item_id": item["id"],

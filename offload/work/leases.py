@@ -18,7 +18,6 @@ given back when it ends (or when wrap-up ends, for agents).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,10 +34,8 @@ from offload.work import history, pgcycle, routing
 from offload.work.models import Assignment, Queue, RoutingMode, WorkItem, WorkItemEvent
 from offload.work.routing import Grant, QueuePolicy, RelaxStep, WorkerView
 from offload.workers.models import Presence, Worker, WorkerChannel, WorkerKind
+from offload.workers.selectors import worker_for_principal
 
-logger = logging.getLogger(__name__)
-
-# Statuses in which an item is held by a worker.
 # Statuses from which an item may be claimed.
 BACKLOG = ("queued", "escalated")
 EXPIRY_BATCH = 200
@@ -127,8 +124,6 @@ def worker_grants(
 
 
 def worker_of(actor: Principal) -> Worker:
-    from offload.workers.selectors import worker_for_principal
-
     worker = worker_for_principal(actor)
     if worker is None:
         raise errors.PermissionDenied(NOT_A_WORKER)
@@ -173,14 +168,18 @@ def routing_context(actor: Principal) -> RoutingContext | None:
     checks its stamp, and a stale one is forgotten and made again."""
     if actor.user is None:
         return None
-    key = (actor.user.pk, actor.organisation.pk)
-    context = _contexts.get(key)
+    context = _contexts.get((actor.user.pk, actor.organisation.pk))
     if context is not None:
         return context
-    from offload.workers.selectors import worker_for_principal
-
     worker = worker_for_principal(actor)
-    if worker is None or not worker.is_active or worker.user_id is None:
+    if worker is None or not worker.is_active:
+        return None
+    return _context_keep(actor, worker)
+
+
+def _context_keep(actor: Principal, worker: Worker) -> RoutingContext | None:
+    """Make the worker's routing context from the row just read, and keep it."""
+    if actor.user is None or worker.user_id is None:
         return None
     process_ids = tuple(sorted(p.pk for p in worker.processes.all()))
     context = RoutingContext(
@@ -190,7 +189,7 @@ def routing_context(actor: Principal) -> RoutingContext | None:
         process_ids=process_ids,
         grants=tuple(worker_grants(worker, capacity_free=False)),
     )
-    _contexts[key] = context
+    _contexts[(actor.user.pk, actor.organisation.pk)] = context
     return context
 
 
@@ -300,35 +299,46 @@ def work_item_claim(
     if connection.vendor == "postgresql":
         context = routing_context(actor)
         if context is not None:
-            grants = [g for g in context.grants if queue is None or g.queue_id == queue.pk]
-            if grants:
-                with transaction.atomic():
-                    got = pgcycle.claim(
-                        actor=actor,
-                        worker_id=context.worker_id,
-                        user_id=context.user_id,
-                        stamp=context.stamp,
-                        process_ids=context.process_ids,
-                        grants=grants,
-                        ordering=_ordering(queue),
-                        per_grant=pgcycle.CANDIDATES_PER_GRANT,
-                        now=now,
-                    )
-                    if got.item is not None and got.lease is not None:
-                        if got.has_clocks:
-                            _clocks_follow_claim(got.item, now)
-                        return Claim(item=got.item, assignment=got.lease)
-                if got.decided:
-                    return None
+            with transaction.atomic():
+                got = _claim_sql(actor, context, queue, now, pgcycle.CANDIDATES_PER_GRANT)
+            if got is not None and got.item is not None and got.lease is not None:
+                return Claim(item=got.item, assignment=got.lease)
+            if got is not None and got.decided:
+                return None
         routing_context_forget(actor)
     return _claim_general(actor=actor, queue=queue, now=now)
 
 
-def _clocks_follow_claim(item: WorkItem, now: datetime) -> None:
-    """The claim statement wrote the `assigned` event; the clocks follow it here, in
-    the same transaction."""
-    event = WorkItemEvent(item=item, type="assigned", at=now, data={"to_status": "assigned"})
-    history.clocks_follow(item, event)
+def _claim_sql(
+    actor: Principal,
+    context: RoutingContext,
+    queue: Queue | None,
+    now: datetime,
+    per_grant: int | None,
+) -> pgcycle.ClaimOutcome | None:
+    """The claim statement with the context's grants (of one queue, if given); the
+    clocks of a claimed item follow its `assigned` event in the caller's transaction.
+    None when no grant is left to try."""
+    grants = [g for g in context.grants if queue is None or g.queue_id == queue.pk]
+    if not grants:
+        return None
+    got = pgcycle.claim(
+        actor=actor,
+        worker_id=context.worker_id,
+        user_id=context.user_id,
+        stamp=context.stamp,
+        process_ids=context.process_ids,
+        grants=grants,
+        ordering=_ordering(queue),
+        per_grant=per_grant,
+        now=now,
+    )
+    if got.item is not None and got.has_clocks:
+        event = WorkItemEvent(
+            item=got.item, type="assigned", at=now, data={"to_status": "assigned"}
+        )
+        history.clocks_follow(got.item, event)
+    return got
 
 
 def _ordering(queue: Queue | None) -> tuple[str, ...]:
@@ -344,28 +354,17 @@ def _claim_general(*, actor: Principal, queue: Queue | None, now: datetime) -> C
         raise errors.Conflict(
             NOT_AVAILABLE.format(presence=worker.presence), presence=worker.presence
         )
+    if connection.vendor == "postgresql":
+        # Every candidate of every grant: exact, for the pulls the fast one left open;
+        # the context made here serves the next pull.
+        context = _context_keep(actor, worker)
+        got = _claim_sql(actor, context, queue, now, None) if context else None
+        if got is None or got.item is None or got.lease is None:
+            return None
+        return Claim(item=got.item, assignment=got.lease)
     grants = worker_grants(worker, queue.pk if queue else None)
     if not grants:
         return None
-    if connection.vendor == "postgresql" and worker.user_id is not None:
-        # Every candidate of every grant: exact, for the pulls the fast one left open.
-        process_ids = sorted(p.pk for p in worker.processes.all())
-        got = pgcycle.claim(
-            actor=actor,
-            worker_id=worker.pk,
-            user_id=worker.user_id,
-            stamp=pgcycle.routing_stamp(worker.pk, process_ids),
-            process_ids=process_ids,
-            grants=grants,
-            ordering=_ordering(queue),
-            per_grant=None,
-            now=now,
-        )
-        if got.item is None or got.lease is None:
-            return None
-        if got.has_clocks:
-            _clocks_follow_claim(got.item, now)
-        return Claim(item=got.item, assignment=got.lease)
     picked = _claim_orm(actor, worker, grants, _ordering(queue), now)
     if picked is None:
         return None

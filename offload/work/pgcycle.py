@@ -62,7 +62,9 @@ def routing_stamp(worker_id: int, process_ids: Sequence[int]) -> str:
     return str(row[0]) if row else ""
 
 
-# {ordering} is the queue's ordering over the candidates' columns.
+# {ordering} is the queue's ordering over the candidates' columns. Data-modifying
+# CTEs run to completion whether or not the final SELECT reads them, so the ones
+# nothing reads return nothing.
 _CLAIM_SQL = """
 WITH gate AS (
     SELECT w.presence, w.is_active, {stamp} = %(stamp)s AS fresh
@@ -149,13 +151,11 @@ hooks AS (
 busy AS (
     UPDATE workers_worker SET idle_since = NULL
     WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
-    RETURNING id
 )
 SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until,
        EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id = u.id) AS has_clocks,
        gate.fresh AS gate_fresh, gate.presence AS gate_presence,
-       gate.is_active AS gate_active, (SELECT count(*) FROM cand) AS gate_candidates,
-       (SELECT count(*) FROM hooks) AS hooks, (SELECT count(*) FROM busy) AS busy
+       gate.is_active AS gate_active, (SELECT count(*) FROM cand) AS gate_candidates
 FROM gate
 LEFT JOIN (upd u JOIN lease l ON l.item_id = u.id) ON true
 """
@@ -170,7 +170,6 @@ _HOOKS_SQL = """
     FROM ev JOIN work_webhookendpoint e
       ON e.client_id = ev.client_id AND e.is_active
      AND (e.event_types @> %(event_type)s::jsonb OR e.event_types @> '["*"]'::jsonb)
-    RETURNING id
 """
 
 
@@ -278,7 +277,6 @@ lease AS (
                              THEN %(now)s + wrap.seconds * interval '1 second' END
     FROM held, wrap
     WHERE a.id = held.id AND EXISTS (SELECT 1 FROM upd)
-    RETURNING a.id
 ),
 cap AS (
     -- Without a wrap-up the holder's unit of capacity is free at once.
@@ -300,7 +298,6 @@ idle AS (
         SELECT 1 FROM workers_workerchannel o
         WHERE o.worker_id = held.worker_id AND o.load > 0 AND o.id NOT IN (SELECT id FROM cap)
       )
-    RETURNING w.id
 ),
 ev AS (
     INSERT INTO work_workitemevent
@@ -317,9 +314,7 @@ ev AS (
 hooks AS (
     {hooks}
 )
-SELECT u.*, (SELECT count(*) FROM lease) AS leases, (SELECT count(*) FROM hooks) AS hooks,
-       (SELECT count(*) FROM idle) AS idle,
-       EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id = u.id) AS has_clocks
+SELECT u.*, EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id = u.id) AS has_clocks
 FROM upd u
 """
 

@@ -139,10 +139,7 @@ def item_clocks(*, item: WorkItem, now: datetime) -> list[ClockView]:
     views = []
     for row in rows:
         clock = clocks.clock_of(row)
-        terms = next(
-            (t for t in book.terms(row.policy_id, row.priority) if t.metric.value == row.metric),
-            None,
-        )
+        terms = clocks.terms_of(row, book)
         left = None
         paused = clock.paused
         if terms is not None:
