@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -274,10 +276,14 @@ def test_a_calendar_edit_recomputes_the_clocks_that_run_on_it():
     before = by_metric(item)["turnaround"].due_at
     calendar = process.sla_policy.calendar
     admin = admin_of(process.provider)
-    # when: it becomes weekdays 09:00-17:00 in UTC
+    # when: it opens only 09:00-17:00 UTC on the weekday three days from now, so the
+    # new due time cannot equal the old one whatever the hour the test runs at
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[
+        (timezone.now() + timedelta(days=3)).weekday()
+    ]
     weekdays: dict[str, Any] = {
         "timezone": "UTC",
-        "hours": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        "hours": {day: [["09:00", "17:00"]]},
         "holidays": None,
         "closed": [],
         "partial": [],
@@ -316,3 +322,32 @@ def test_an_item_already_breached_when_its_policy_attaches_gets_one_breach_per_c
     breaches = WorkItemEvent.objects.filter(item=item, type="sla_breached")
     assert sorted(e.data["metric"] for e in breaches) == ["first_response", "turnaround"]
     assert not WorkItemEvent.objects.filter(item=item, type="sla_warning").exists()
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "kind"),
+    [
+        ("assigned", {"to_status": "assigned"}, "status"),
+        ("completed", {"to_status": "completed"}, "completed"),
+        ("reopened", {"to_status": "queued"}, "reopened"),
+        ("replied", {"public": True, "from": "provider"}, "reply"),
+        ("replied", {"public": False, "from": "provider"}, None),
+        ("reprioritized", {"by": "person", "to": "P1"}, "reclassified"),
+        ("reprioritized", {"by": "rule", "to": "P1"}, None),
+        ("offered", {"worker": 1}, None),
+        ("sla_warning", {"metric": "turnaround"}, None),
+    ],
+)
+def test_only_events_that_move_a_clock_read_the_clocks(event_type, data, kind):
+    # given an item with clocks
+    item = make_item(sla_process())
+    event = WorkItemEvent(item=item, type=event_type, data=data, at=timezone.now())
+    # when
+    found = clocks.kind_of(event_type, data)
+    with CaptureQueriesContext(connection) as queries:
+        clocks.clocks_advance(item, event)
+    # then
+    assert (found.value if found else None) == kind
+    table = SlaClock._meta.db_table
+    read_clocks = any(table in q["sql"] for q in queries.captured_queries)
+    assert read_clocks == (kind is not None)
