@@ -21,6 +21,7 @@ from offload.tenancy import services as tenancy_services
 from offload.tenancy import visibility
 from offload.tenancy.api import router as tenancy_router
 from offload.tenancy.notifications_api import router as notifications_router
+from offload.twin.api import router as twin_router
 from offload.work.actions_api import router as work_actions_router
 from offload.work.api import router as work_router
 from offload.work.attachments_api import router as attachments_router
@@ -33,6 +34,9 @@ from offload.work.queues_api import router as queues_router
 from offload.work.routing_api import router as routing_router
 from offload.work.webhooks_api import router as webhooks_router
 from offload.workers.api import router as workers_router
+from offload.workforce.forecasts_api import router as forecasts_router
+from offload.workforce.schedules_api import router as schedules_router
+from offload.workforce.staffing_api import router as staffing_router
 
 PROBLEM = "application/problem+json"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -242,6 +246,10 @@ api.add_router("/", workers_router)
 api.add_router("/", mailboxes_router)
 api.add_router("/", attainment_router)
 api.add_router("/", escalations_router)
+api.add_router("/", staffing_router)
+api.add_router("/", forecasts_router)
+api.add_router("/", schedules_router)
+api.add_router("/", twin_router)
 
 
 # ------------------------------------------------------------------ unknown paths

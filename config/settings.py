@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "offload.contracts",
     "offload.workers",
     "offload.work",
+    "offload.workforce",
+    "offload.twin",
     "offload.demo",
 ]
 
@@ -210,6 +212,9 @@ OFFLOAD_ALLOW_PRIVATE_URLS = _env_bool("OFFLOAD_ALLOW_PRIVATE_URLS", False)
 OFFLOAD_SITE_URL = os.environ.get("OFFLOAD_SITE_URL", "").rstrip("/")
 
 OFFLOAD_WORKER_INTERVAL = float(os.environ.get("OFFLOAD_WORKER_INTERVAL", "1.0"))
+# A background job (forecast, schedule solve, twin run) whose heartbeat is older than
+# this lost its worker: the recovery sweeps queue it again (docs/background.md).
+OFFLOAD_JOB_STALE_SECONDS = int(os.environ.get("OFFLOAD_JOB_STALE_SECONDS", "900"))
 
 LOGGING = {
     "version": 1,

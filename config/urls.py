@@ -16,6 +16,8 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("offload.work.urls")),
+    path("", include("offload.workforce.urls")),
+    path("", include("offload.twin.urls")),
     path("", include("offload.workers.urls")),
     path("", include("offload.contracts.urls")),
     path("", include("offload.tenancy.urls")),

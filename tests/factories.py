@@ -13,7 +13,7 @@ test can search a response's text for a name that must not be there.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -29,10 +29,17 @@ from offload.tenancy.tests.factories import (
     make_site,
     make_user,
 )
+from offload.twin import services as twin_services
+from offload.twin.models import ScenarioRun
 from offload.work import attachments, escalations, mailboxes, webhooks
 from offload.work.models import Offer, WebhookDelivery
 from offload.work.tests.factories import make_item
 from offload.workers.tests.factories import make_agent
+from offload.workforce import schedule_services
+from offload.workforce.tests import factories as forecast_factories
+
+# Forecasts of the sides' processes start here (a Monday, UTC).
+FORECAST_START = datetime(2026, 11, 30, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,24 @@ class Refs:
     new_worker_user_id: int
     # Escalation rules name their policy by slug.
     policy_slug: str
+    # Forecasting (the provider's own, like workers): a forecast of the side's process,
+    # an adjustment of it and its staffing target.
+    forecast_id: int
+    adjustment_id: int
+    target_id: int
+    # Scheduling (the provider's own): a solved draft schedule covering the side's
+    # process, and a time-off request of the side's worker.
+    schedule_id: int
+    time_off_id: int
+    template_id: int
+    # The twin (the provider's own): a scenario built from the live configuration,
+    # and a queued run of it.
+    scenario_id: int
+    run_id: int
+    # Planning rules (the provider's own): the rule of the side's site (shared by the
+    # provider's sides) and the contract of the side's worker, both at the defaults.
+    planning_rule_id: int
+    agent_contract_id: int
 
 
 def placeholder_refs() -> Refs:
@@ -170,6 +195,44 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
         processes=[process],
     )
     trainee = make_user(provider, "agent", username=f"{slug}-trainee")
+    forecast = forecast_factories.make_forecast(process, FORECAST_START, [10.0, 12.0, 8.0])
+    adjustment = forecast_factories.make_adjustment(process, FORECAST_START)
+    staffing_target = forecast_factories.make_staffing_target(process)
+    schedule = schedule_services.schedule_generate(
+        actor=None,
+        provider=provider,
+        name=f"{name} week",
+        start=FORECAST_START,
+        days=1,
+        requirements=[schedule_services.Requirement(process.pk, FORECAST_START, 1)],
+    )
+    template = schedule_services.shift_template_create(
+        actor=None, provider=provider, name=f"{name} 8 h", length_minutes=480
+    )
+    planning_rule = schedule_services.site_planning_rule_set(
+        actor=None,
+        site=site,
+        opening_hours=[["00:00", "24:00"]] * 7,
+        max_days_per_week=5,
+        min_rest_hours=11,
+    )
+    agent_contract = schedule_services.agent_contract_set(
+        actor=None, worker=worker, hours_per_week=40
+    )
+    time_off = schedule_services.time_off_request(
+        actor=None,
+        worker=worker,
+        start=FORECAST_START,
+        end=FORECAST_START + timedelta(days=1),
+        reason=f"{name} holiday",
+    )
+    scenario = twin_services.scenario_create(
+        actor=None, provider=provider, name=f"{name} what-if", days=1, replications=1
+    )
+    # Queued, not run: the walks read it; test_services runs scenarios.
+    run = ScenarioRun.objects.create(
+        provider=provider, scenario=scenario, seed=1, replications=1, enqueued_at=timezone.now()
+    )
     offered = make_item(process, reference=f"{slug}-2", subject=f"{name} invoice copy")
     offer = Offer.objects.create(
         client=client,
@@ -206,6 +269,16 @@ def make_client_side(provider: Organisation, name: str, *, site: Site) -> Side:
             client_slug=client.slug,
             new_worker_user_id=trainee.pk,
             policy_slug=policy.slug,
+            forecast_id=forecast.pk,
+            adjustment_id=adjustment.pk,
+            target_id=staffing_target.pk,
+            schedule_id=schedule.pk,
+            time_off_id=time_off.pk,
+            template_id=template.pk,
+            scenario_id=scenario.pk,
+            run_id=run.pk,
+            planning_rule_id=planning_rule.pk,
+            agent_contract_id=agent_contract.pk,
         ),
         admin_key=secret,
         markers=(slug,),

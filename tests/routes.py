@@ -659,6 +659,111 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ("PATCH", f"{V1}/queues/{{queue_id}}"): WriteCase(
         "provider", lambda r: {"name": "First line", "ordering": ["due_at"], "routing_mode": "push"}
     ),
+    # ---- workforce: the staffing calculator (computes; reads and writes nothing)
+    ("POST", f"{V1}/workforce/erlang"): WriteCase(
+        "provider",
+        lambda r: {
+            "calls": 100,
+            "interval_s": 1800,
+            "aht_s": 180,
+            "target_s": 20,
+            "service_level": 0.8,
+            "max_occupancy": 0.85,
+            "patience_s": 60,
+            "shrinkage": 0.3,
+        },
+    ),
+    # ---- workforce: forecasts, adjustments, staffing targets (the provider's own)
+    ("POST", f"{V1}/forecasts"): WriteCase(
+        "provider", lambda r: {"process_id": r.process_id, "start_date": "2026-12-07", "days": 1}
+    ),
+    ("POST", f"{V1}/forecast-adjustments"): WriteCase(
+        "provider",
+        lambda r: {
+            "process_id": r.process_id,
+            "start": "2026-12-07T00:00:00Z",
+            "end": "2026-12-08T00:00:00Z",
+            "series": "volume",
+            "kind": "percent",
+            "value": "30",
+            "reason": "Campaign launch",
+        },
+    ),
+    ("PUT", f"{V1}/processes/{{process_id}}/staffing-target"): WriteCase(
+        "provider",
+        lambda r: {
+            "service_level": "0.8",
+            "answer_target_s": 20,
+            "shrinkage": "0.3",
+            "max_occupancy": "0.85",
+            "patience_s": 120,
+        },
+    ),
+    # ---- workforce: schedules, shift templates, time off (the provider's own)
+    ("POST", f"{V1}/schedules"): WriteCase(
+        "provider",
+        lambda r: {
+            "start": "2026-12-07T00:00:00Z",
+            "days": 1,
+            "name": "First week of December",
+            "requirements": [
+                {"process_id": r.process_id, "start": "2026-12-07T09:00:00Z", "agents": 1}
+            ],
+            "time_limit_s": 5,
+        },
+    ),
+    ("POST", f"{V1}/schedules/{{schedule_id}}/publish"): WriteCase("provider", lambda r: {}),
+    ("POST", f"{V1}/schedules/{{schedule_id}}/roster"): WriteCase("provider", lambda r: {}),
+    ("POST", f"{V1}/shift-templates"): WriteCase(
+        "provider",
+        lambda r: {
+            "name": "9 h",
+            "length_minutes": 540,
+            "break_minutes": 45,
+            "break_earliest_minutes": 180,
+            "break_latest_minutes": 330,
+        },
+    ),
+    ("POST", f"{V1}/time-off"): WriteCase(
+        "provider",
+        lambda r: {
+            "worker_id": r.worker_id,
+            "start": "2026-12-24T00:00:00Z",
+            "end": "2026-12-27T00:00:00Z",
+            "reason": "Christmas",
+        },
+    ),
+    ("POST", f"{V1}/time-off/{{time_off_id}}/decide"): WriteCase(
+        "provider", lambda r: {"decision": "approved"}
+    ),
+    ("PUT", f"{V1}/sites/{{site_id}}/planning-rule"): WriteCase(
+        "provider",
+        lambda r: {
+            "opening_hours": [["08:00", "20:00"]] * 5 + [["22:00", "06:00"], None],
+            "max_days_per_week": 5,
+            "min_rest_hours": 11,
+        },
+    ),
+    ("PUT", f"{V1}/workers/{{worker_id}}/contract"): WriteCase(
+        "provider", lambda r: {"hours_per_week": 32}
+    ),
+    # ---- the twin: scenarios, runs, sweeps (the provider's own)
+    ("POST", f"{V1}/twin/scenarios"): WriteCase(
+        "provider",
+        lambda r: {
+            "name": "Twenty percent more",
+            "days": 1,
+            "changes": [{"kind": "volume", "percent": 20}],
+            "replications": 1,
+        },
+    ),
+    ("POST", f"{V1}/twin/scenarios/{{scenario_id}}/run"): WriteCase(
+        "provider", lambda r: {"replications": 1}
+    ),
+    ("POST", f"{V1}/twin/sweeps"): WriteCase(
+        "provider", lambda r: {"runs": [{"scenario_id": r.scenario_id}], "replications": 1}
+    ),
+    ("POST", f"{V1}/twin/live"): WriteCase("provider", lambda r: {"days": 1}),
     # ---- SLA attainment (a closed month with a measured clock)
     ("POST", f"{V1}/engagements/{{engagement_id}}/attainment/freeze"): WriteCase(
         "provider", lambda r: {"month": _last_month()}, prepare=_clock_met_last_month

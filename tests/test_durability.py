@@ -111,7 +111,8 @@ def _serve(tmp_path: Path, name: str) -> Server:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 30
+    # Generous: under a full parallel test run the machine may be slow to start Django.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()
         try:

@@ -45,7 +45,21 @@ WALKERS = ["globex", "initech"]
 REFERENCE_KEYS = {"client_id": "org_id", "organisation_id": "org_id", "sla_policy_id": "policy_id"}
 # Objects only their provider sees, named by their Refs field: the controls read them
 # as the provider (Northwind), not as Globex.
-PROVIDER_ONLY = frozenset({"worker_id"})
+PROVIDER_ONLY = frozenset(
+    {
+        "worker_id",
+        "forecast_id",
+        "adjustment_id",
+        "target_id",
+        "schedule_id",
+        "time_off_id",
+        "template_id",
+        "scenario_id",
+        "run_id",
+        "planning_rule_id",
+        "agent_contract_id",
+    }
+)
 # Routes that answer the caller itself, not a list: a walker that is not a worker
 # (the walkers are admins) gets a 404, and never anyone else's object.
 SELF_ROUTES = frozenset({("GET", "/api/v1/workers/me")})
@@ -59,6 +73,8 @@ CALLER_ROUTES = frozenset(
         ("POST", "/api/v1/notifications/read-all"),
         ("GET", "/api/v1/notifications/preferences"),
         ("PATCH", "/api/v1/notifications/preferences"),
+        # The caller's own shifts (empty for a walker that is not an agent).
+        ("GET", "/api/v1/my-shifts"),
     }
 )
 

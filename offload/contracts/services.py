@@ -111,12 +111,12 @@ def _tenant(engagement: Engagement) -> dict[str, Organisation]:
 
 
 def _created(actor: Principal | None, obj: Any, fields: list[str], action: str) -> None:
-    audit.record(
+    audit.record_created(
         organisation=obj.client,
         actor=actor,
         action=action,
         obj=obj,
-        changes=audit.diff({}, audit.snapshot(obj, fields)),
+        fields=fields,
     )
 
 
@@ -898,12 +898,12 @@ IN_USE = "this {what} is still referenced by: {refs}; retire it instead (see doc
 def _delete(*, actor: Principal, obj: Any, permission: str, fields: list[str]) -> None:
     """Delete a contract object that nothing refers to yet; a 409 names what does."""
     visibility.require(actor, permission)
-    audit.record(
+    audit.record_deleted(
         organisation=obj.client,
         actor=actor,
         action=f"{obj._meta.model_name}.delete",
         obj=obj,
-        changes=audit.diff(audit.snapshot(obj, fields), {}),
+        fields=fields,
     )
     try:
         with transaction.atomic():

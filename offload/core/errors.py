@@ -82,6 +82,17 @@ class ValidationFailed(OffloadError):
         return cls([FieldError(f, m) for f, msgs in errors.items() for m in msgs])
 
 
+def form_errors(exc: OffloadError) -> dict[str, str]:
+    """A page form's errors: the first message per field of a ValidationFailed, or
+    the whole error's detail under "form" (a refusal that names no field)."""
+    if isinstance(exc, ValidationFailed):
+        out: dict[str, str] = {}
+        for e in exc.errors:
+            out.setdefault(e.field, e.message)
+        return out
+    return {"form": exc.detail}
+
+
 def raise_failures(problems: Iterable[tuple[str, str | None]]) -> None:
     """Raise one ValidationFailed listing every (field, message) whose message is set."""
     failures = [FieldError(field, message) for field, message in problems if message]

@@ -34,14 +34,23 @@ def decode_cursor(cursor: str) -> int:
 
 
 def paginate(
-    queryset: QuerySet[M], *, cursor: str | None, limit: int = DEFAULT_LIMIT
+    queryset: QuerySet[M],
+    *,
+    cursor: str | None,
+    limit: int = DEFAULT_LIMIT,
+    newest_first: bool = False,
 ) -> tuple[list[M], str | None]:
-    """One page in primary-key order and the cursor of the next, or None at the end."""
+    """One page in primary-key order and the cursor of the next, or None at the end.
+
+    `newest_first` turns the order around (an inbox is read from the top); its
+    cursors look the same and mean "older than this one".
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise errors.ValidationFailed.single("limit", BAD_LIMIT)
     if cursor:
-        queryset = queryset.filter(pk__gt=decode_cursor(cursor))
-    rows = list(queryset.order_by("pk")[: limit + 1])
+        after = decode_cursor(cursor)
+        queryset = queryset.filter(pk__lt=after) if newest_first else queryset.filter(pk__gt=after)
+    rows = list(queryset.order_by("-pk" if newest_first else "pk")[: limit + 1])
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, encode_cursor(rows[-1].pk)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
 
@@ -66,6 +67,15 @@ def claim_due(queryset: QuerySet[M], *, limit: int) -> list[M]:
         of = ("self",) if features.has_select_for_update_of else ()
         queryset = queryset.select_for_update(skip_locked=True, of=of)
     return list(queryset[:limit])
+
+
+def claim_stale(queryset: QuerySet[M], *, field: str, now: datetime, limit: int) -> list[M]:
+    """Claim (as claim_due) up to `limit` rows of a background job whose heartbeat
+    `field` is older than OFFLOAD_JOB_STALE_SECONDS: their worker died (see
+    docs/background.md). Call inside transaction.atomic()."""
+    cutoff = now - timedelta(seconds=settings.OFFLOAD_JOB_STALE_SECONDS)
+    stale = queryset.filter(**{f"{field}__lt": cutoff}).order_by(field)
+    return claim_due(stale, limit=limit)
 
 
 def claim_leased(queryset: QuerySet[M], *, limit: int, field: str, until: datetime) -> list[M]:

@@ -39,6 +39,7 @@ from offload.contracts.models import (
     RateCard,
     SlaPolicy,
 )
+from offload.demo import forecast_seed, schedule_seed, twin_seed
 from offload.tenancy import audit
 from offload.tenancy import services as tenancy
 from offload.tenancy.models import (
@@ -1549,6 +1550,9 @@ def _load_rows(
         organisations[seed.client.slug] = engagement.client
         _invoices(engagement.client)
     _workers(provider, {**agents, **bots})
+    forecast_seed.load(provider)
+    schedule_seed.load(provider)
+    twin_seed.load(provider)
 
     replaced: list[str] = []
     api_keys: dict[str, str] = {}

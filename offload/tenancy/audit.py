@@ -154,6 +154,32 @@ BEYOND_HEAD = "row after the chain head's last seq {head} (inserted)"
 HEAD_MISSING = "the trail has rows but its chain head is gone (deleted)"
 
 
+def record_created(
+    *,
+    organisation: Organisation,
+    actor: Principal | None,
+    action: str,
+    obj: Model,
+    fields: list[str],
+) -> AuditEvent:
+    """Record a new object: each of its `fields` from nothing to its value."""
+    changes = diff({}, snapshot(obj, fields))
+    return record(organisation=organisation, actor=actor, action=action, obj=obj, changes=changes)
+
+
+def record_deleted(
+    *,
+    organisation: Organisation,
+    actor: Principal | None,
+    action: str,
+    obj: Model,
+    fields: list[str],
+) -> AuditEvent:
+    """Record an object about to be deleted: each of its `fields` from its value to nothing."""
+    changes = diff(snapshot(obj, fields), {})
+    return record(organisation=organisation, actor=actor, action=action, obj=obj, changes=changes)
+
+
 def _walk(organisation_id: int, head: AuditChainHead | None) -> Iterator[ChainProblem]:
     prev_seq, prev_hash = 0, GENESIS
     rows = AuditEvent.objects.filter(organisation_id=organisation_id).order_by("seq")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Query, Router
 
+from offload.core import pagination
 from offload.core.pagination import DEFAULT_LIMIT
 from offload.core.schemas import Page
 from offload.tenancy import notifications, selectors, visibility
@@ -41,7 +42,7 @@ def notification_list(
 ) -> dict[str, object]:
     """The caller's inbox, newest first (an organisation's key has none: empty)."""
     qs = selectors.notification_list(principal=principal_of(request), unread_only=filters.unread)
-    items, next_cursor = selectors.newest_first(qs, cursor=cursor, limit=limit)
+    items, next_cursor = pagination.paginate(qs, cursor=cursor, limit=limit, newest_first=True)
     return {"items": items, "next_cursor": next_cursor}
 
 

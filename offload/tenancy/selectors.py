@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from offload.core import errors
-from offload.core.pagination import BAD_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from offload.tenancy import visibility
 from offload.tenancy.models import (
     ApiKey,
@@ -72,22 +70,3 @@ def notification_unread_count(*, principal: Principal) -> int:
     if principal.user is None:
         return 0
     return notification_list(principal=principal, unread_only=True).count()
-
-
-def newest_first(
-    queryset: QuerySet[Notification], *, cursor: str | None, limit: int
-) -> tuple[list[Notification], str | None]:
-    """One page of an inbox, newest first, and the cursor of the next (or None).
-
-    The keyset pagination of offload.core.pagination turned around: an inbox is read
-    from the top. Its cursors look the same and mean "older than this one".
-    """
-    if not 1 <= limit <= MAX_LIMIT:
-        raise errors.ValidationFailed.single("limit", BAD_LIMIT)
-    if cursor:
-        queryset = queryset.filter(pk__lt=decode_cursor(cursor))
-    rows = list(queryset.order_by("-pk")[: limit + 1])
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_cursor(rows[-1].pk)
-    return rows, None

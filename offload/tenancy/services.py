@@ -151,12 +151,12 @@ def organisation_create(
         onboarded_by=actor.organisation if actor is not None else None,
     )
     save_unique(org, field="slug", value=slug, save=org.save)
-    audit.record(
+    audit.record_created(
         organisation=org,
         actor=actor,
         action="organisation.create",
         obj=org,
-        changes=audit.diff({}, audit.snapshot(org, ORG_FIELDS)),
+        fields=ORG_FIELDS,
     )
     return org
 
@@ -218,12 +218,12 @@ def site_create(
     hourly_cost = _as_stored(Site, "hourly_cost", hourly_cost)
     site = Site(provider=provider, name=name, slug=slug, hourly_cost=hourly_cost, **data)
     save_unique(site, field="slug", value=slug, save=site.save)
-    audit.record(
+    audit.record_created(
         organisation=provider,
         actor=actor,
         action="site.create",
         obj=site,
-        changes=audit.diff({}, audit.snapshot(site, SITE_FIELDS)),
+        fields=SITE_FIELDS,
     )
     return site
 
@@ -244,12 +244,12 @@ def site_delete(*, actor: Principal, site: Site) -> None:
     visibility.require(actor, "site.manage")
     if site.provider_id != actor.organisation.pk:
         raise errors.PermissionDenied("only the site's provider may delete it")
-    audit.record(
+    audit.record_deleted(
         organisation=site.provider,
         actor=actor,
         action="site.delete",
         obj=site,
-        changes=audit.diff(audit.snapshot(site, SITE_FIELDS), {}),
+        fields=SITE_FIELDS,
     )
     try:
         with transaction.atomic():
@@ -439,12 +439,12 @@ def api_key_create(
         scopes=sorted(set(scopes)),
         expires_at=expires_at,
     )
-    audit.record(
+    audit.record_created(
         organisation=organisation,
         actor=actor,
         action="api_key.create",
         obj=key,
-        changes=audit.diff({}, audit.snapshot(key, KEY_FIELDS)),
+        fields=KEY_FIELDS,
     )
     return key, secret
 

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from offload.core import errors, htmx
+from offload.core import errors, htmx, pagination
 from offload.tenancy import notifications, selectors
 from offload.tenancy.models import Notification
 from offload.tenancy.pages import get_visible_or_404, member_required
@@ -31,7 +31,9 @@ def notification_list(request: HttpRequest, principal: Principal) -> HttpRespons
     qs = selectors.notification_list(principal=principal, unread_only=unread_only)
     form_error = ""
     try:
-        rows, next_cursor = selectors.newest_first(qs, cursor=params.get("cursor"), limit=PAGE_SIZE)
+        rows, next_cursor = pagination.paginate(
+            qs, cursor=params.get("cursor"), limit=PAGE_SIZE, newest_first=True
+        )
     except errors.ValidationFailed as exc:
         rows, next_cursor, form_error = [], None, exc.detail
     context = {

@@ -50,7 +50,7 @@ class EscalationRuleForm(forms.ModelForm):  # type: ignore[type-arg]
             "move_to_queue": data.get("move_to_queue"),
             "notify_client": bool(data.get("notify_client")),
         }
-        for problem in escalations._problems(client.pk, values):
+        for problem in escalations.escalation_rule_problems(client.pk, values):
             self.add_error(FORM_FIELD.get(problem.field, problem.field), problem.message)
         return data
 

@@ -209,6 +209,31 @@ def clocks_start(items: Sequence[ItemFacts], *, at: datetime) -> dict[int, datet
 # ------------------------------------------------------------------ events
 
 
+def kind_of(event_type: str, data: Mapping[str, Any]) -> pure.Kind | None:
+    """What an item event is to its clocks, or None: decided from the event alone, so
+    events that move no clock (notes, offers, signals) never read the clocks."""
+    if event_type in CLOCK_EVENTS:
+        return None
+    if event_type == "replied":
+        public_provider = data.get("public") and data.get("from") not in CUSTOMER_SIDES
+        return pure.Kind.REPLY if public_provider else None
+    if event_type == "reprioritized":
+        # Raised by an escalation rule: routing order only, never the targets.
+        return pure.Kind.RECLASSIFIED if data.get("by") == "person" else None
+    if event_type == "sla_policy_changed":
+        return pure.Kind.REPOLICIED
+    to_status = data.get("to_status")
+    if not to_status:
+        return None
+    if event_type == "reopened":
+        return pure.Kind.REOPENED
+    if to_status == "completed":
+        return pure.Kind.COMPLETED
+    if to_status == "cancelled":
+        return pure.Kind.CANCELLED
+    return pure.Kind.STATUS
+
+
 def happening_of(
     event_type: str,
     data: Mapping[str, Any],
@@ -218,31 +243,17 @@ def happening_of(
     policy_ids: Iterable[int],
 ) -> pure.Happening | None:
     """The happening an item event is to its clocks, or None."""
-    if event_type in CLOCK_EVENTS:
+    kind = kind_of(event_type, data)
+    if kind is None:
         return None
-    if event_type == "replied":
-        if data.get("public") and data.get("from") not in CUSTOMER_SIDES:
-            return pure.Happening(pure.Kind.REPLY, at)
-        return None
-    if event_type == "reprioritized":
-        if data.get("by") != "person":
-            # An escalation rule raised it: routing order only, never the targets.
-            return None
+    if kind is pure.Kind.RECLASSIFIED:
         terms = tuple(t for pid in set(policy_ids) for t in book.terms(pid, str(data["to"])))
-        return pure.Happening(pure.Kind.RECLASSIFIED, at, terms=terms)
-    if event_type == "sla_policy_changed":
-        terms = book.terms(int(data["to"]), str(data["priority"]))
-        return pure.Happening(pure.Kind.REPOLICIED, at, terms=terms)
-    to_status = data.get("to_status")
-    if not to_status:
-        return None
-    if event_type == "reopened":
-        return pure.Happening(pure.Kind.REOPENED, at, status=str(to_status))
-    if to_status == "completed":
-        return pure.Happening(pure.Kind.COMPLETED, at)
-    if to_status == "cancelled":
-        return pure.Happening(pure.Kind.CANCELLED, at)
-    return pure.Happening(pure.Kind.STATUS, at, status=str(to_status))
+        return pure.Happening(kind, at, terms=terms)
+    if kind is pure.Kind.REPOLICIED:
+        return pure.Happening(kind, at, terms=book.terms(int(data["to"]), str(data["priority"])))
+    if kind in {pure.Kind.REOPENED, pure.Kind.STATUS}:
+        return pure.Happening(kind, at, status=str(data["to_status"]))
+    return pure.Happening(kind, at)
 
 
 @dataclass(frozen=True)
@@ -370,7 +381,7 @@ CLOCK_FIELDS = [
 
 def clocks_advance(item: WorkItem, event: WorkItemEvent) -> list[Fired]:
     """Apply one new event of a locked item to its clocks; the signals to record."""
-    if event.type in CLOCK_EVENTS:
+    if kind_of(event.type, event.data) is None:
         return []
     # Locked after the item, as the SLA sweep locks them, so neither overwrites the other.
     rows = list(SlaClock.objects.select_for_update().filter(item=item).order_by("metric"))

@@ -80,17 +80,24 @@ def _candidates(queue: Queue, now: datetime) -> list[Worker]:
     return list(workers)
 
 
+def _refused(items: Sequence[WorkItem]) -> dict[int, set[int]]:
+    """Per item, the workers who declined it or let its offer lapse (one query)."""
+    refused: dict[int, set[int]] = {item.pk: set() for item in items}
+    rows = Offer.objects.filter(
+        item__in=items, status__in=[OfferStatus.DECLINED, OfferStatus.EXPIRED]
+    ).values_list("item_id", "worker_id")
+    for item_id, worker_id in rows:
+        refused[item_id].add(worker_id)
+    return refused
+
+
 def _offer_one(
     item: WorkItem,
     workers: Sequence[Worker],
     grants: dict[int, list[routing.Grant]],
+    refused: set[int],
     now: datetime,
 ) -> Offer | None:
-    refused = set(
-        Offer.objects.filter(item=item)
-        .exclude(status=OfferStatus.OPEN)
-        .values_list("worker_id", flat=True)
-    )
     waited = now.timestamp() - (item.queued_at or item.created_at).timestamp()
     for worker in workers:
         if worker.pk in refused:
@@ -136,11 +143,13 @@ def offers_due(now: datetime) -> int:
                 WorkItem.objects.filter(queue=queue, status__in=leases.BACKLOG)
                 .exclude(offers__status=OfferStatus.OPEN)
                 .select_related("queue")
-                .order_by("priority", "created_at", "id"),
+                # The queue's own ordering, as a pull from it would take them.
+                .order_by(*leases.queue_order_by(queue)),
                 limit=OFFER_BATCH,
             )
+            refused = _refused(waiting)
             for item in waiting:
-                offer = _offer_one(item, workers, grants, now)
+                offer = _offer_one(item, workers, grants, refused[item.pk], now)
                 if offer is None:
                     continue
                 made += 1
@@ -275,7 +284,7 @@ def work_item_assign(
     elif reason:
         extra["reason"] = reason
     Offer.objects.filter(item=locked, status=OfferStatus.OPEN).update(
-        status=OfferStatus.DECLINED, answered_at=now
+        status=OfferStatus.WITHDRAWN, answered_at=now
     )
     got = leases.assign(
         locked, worker, actor=actor, how="manual", now=now, extra=extra, force_capacity=override

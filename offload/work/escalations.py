@@ -208,9 +208,9 @@ def _require(actor: Principal | None, provider: Organisation) -> None:
         raise errors.NotFound(NOT_YOUR_CLIENT)
 
 
-def _problems(client_id: int, values: Mapping[str, Any]) -> list[FieldError]:
+def escalation_rule_problems(client_id: int, values: Mapping[str, Any]) -> list[FieldError]:
     """What is wrong with a rule of the client whose fields would be `values` (every
-    field, the queue as `move_to_queue`)."""
+    field, the queue as `move_to_queue`). The services and the admin's form ask it."""
     problems: list[FieldError] = []
     slug = values["policy_slug"]
     if not SlaPolicy.objects.filter(client_id=client_id, slug=slug).exists():
@@ -238,7 +238,7 @@ def _problems(client_id: int, values: Mapping[str, Any]) -> list[FieldError]:
     return problems
 
 
-def _check(problems: list[FieldError]) -> None:
+def _raise(problems: list[FieldError]) -> None:
     if problems:
         raise errors.ValidationFailed(problems)
 
@@ -270,14 +270,14 @@ def escalation_rule_create(
         "notify_client": notify_client,
         "is_active": is_active,
     }
-    _check(_problems(client.pk, values))
+    _raise(escalation_rule_problems(client.pk, values))
     rule = EscalationRule.objects.create(client=client, provider=provider, **values)
-    audit.record(
+    audit.record_created(
         organisation=client,
         actor=actor,
         action="escalation_rule.create",
         obj=rule,
-        changes=audit.diff({}, audit.snapshot(rule, RULE_FIELDS)),
+        fields=RULE_FIELDS,
     )
     return rule
 
@@ -300,7 +300,7 @@ def escalation_rule_update(
         **{f: getattr(locked, f) for f in EDITABLE},
         **data,
     }
-    _check(_problems(locked.client_id, values))
+    _raise(escalation_rule_problems(locked.client_id, values))
     before = audit.snapshot(locked, RULE_FIELDS)
     for key, value in data.items():
         setattr(locked, key, value)
@@ -322,11 +322,11 @@ def escalation_rule_delete(*, actor: Principal | None, rule: EscalationRule) -> 
     """Delete a rule; the events it wrote stay in the items' histories."""
     locked = EscalationRule.objects.select_related("client", "provider").get(pk=rule.pk)
     _require(actor, locked.provider)
-    audit.record(
+    audit.record_deleted(
         organisation=locked.client,
         actor=actor,
         action="escalation_rule.delete",
         obj=locked,
-        changes=audit.diff(audit.snapshot(locked, RULE_FIELDS), {}),
+        fields=RULE_FIELDS,
     )
     locked.delete()

@@ -347,6 +347,11 @@ def _ordering(queue: Queue | None) -> tuple[str, ...]:
     return tuple(routing.DEFAULT_ORDERING)
 
 
+def queue_order_by(queue: Queue) -> list[Any]:
+    """The ORM order of a queue's backlog: its ordering keys, then the id (push uses it)."""
+    return _order_by(_ordering(queue))
+
+
 @transaction.atomic
 def _claim_general(*, actor: Principal, queue: Queue | None, now: datetime) -> Claim | None:
     worker = worker_of(actor)

@@ -192,11 +192,14 @@ class OfferStatus(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     DECLINED = "declined", "Declined"
     EXPIRED = "expired", "Expired"
+    # Ended by someone else (a team lead assigned the item): the worker did not say no,
+    # so a later pass may offer the item to that worker again.
+    WITHDRAWN = "withdrawn", "Withdrawn"
 
 
 class Offer(TenantOwned):
-    """A push queue's offer of an item to one worker, open until accepted, declined
-    or its timeout; at most one open offer per item."""
+    """A push queue's offer of an item to one worker, open until accepted, declined,
+    its timeout, or withdrawn; at most one open offer per item."""
 
     item = models.ForeignKey(WorkItem, on_delete=models.PROTECT, related_name="offers")
     worker = models.ForeignKey("workers.Worker", on_delete=models.PROTECT, related_name="offers")

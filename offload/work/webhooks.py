@@ -287,12 +287,12 @@ def webhook_endpoint_create(
     endpoint = WebhookEndpoint.objects.create(
         client=client, provider=provider, secret=secrets.token_urlsafe(32), **data
     )
-    audit.record(
+    audit.record_created(
         organisation=client,
         actor=actor,
         action="webhook.create",
         obj=endpoint,
-        changes=audit.diff({}, audit.snapshot(endpoint, ENDPOINT_FIELDS)),
+        fields=ENDPOINT_FIELDS,
     )
     return endpoint
 
@@ -318,12 +318,12 @@ def webhook_endpoint_update(
 def webhook_endpoint_delete(*, actor: Principal, endpoint: WebhookEndpoint) -> None:
     """Delete an endpoint and its delivery log."""
     _require(actor, endpoint.client)
-    audit.record(
+    audit.record_deleted(
         organisation=endpoint.client,
         actor=actor,
         action="webhook.delete",
         obj=endpoint,
-        changes=audit.diff(audit.snapshot(endpoint, ENDPOINT_FIELDS), {}),
+        fields=ENDPOINT_FIELDS,
     )
     endpoint.delete()
 

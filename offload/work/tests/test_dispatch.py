@@ -134,6 +134,21 @@ def test_least_loaded_offers_to_the_worker_holding_least():
     assert Offer.objects.get(item=item).worker_id == free.pk
 
 
+def test_push_offers_items_in_the_queues_own_order():
+    # given a push queue ordered by age alone, an old P4 and a newer P1, one worker
+    process = push_process()
+    queue = intake.queue_default(process)
+    queue.ordering = ["created_at"]
+    queue.save()
+    old = make_item(process, priority="P4")
+    make_item(process, priority="P1")
+    agent(process)
+    # when
+    dispatch.offers_due(timezone.now())
+    # then the oldest is offered first, as a pull from this queue would take it
+    assert list(Offer.objects.values_list("item_id", flat=True)) == [old.pk]
+
+
 def test_items_of_push_queues_are_not_pulled():
     # given
     process = push_process()
@@ -164,6 +179,23 @@ def test_a_team_lead_assigns_a_waiting_item_to_an_eligible_worker():
     assert (item.status, lease.how) == ("assigned", "manual")
     event = WorkItemEvent.objects.filter(item=item, type="assigned").get()
     assert event.data["how"] == "manual"
+
+
+def test_a_manual_assignment_withdraws_the_open_offer_without_barring_its_worker():
+    # given an item offered to one worker of a push queue
+    process = push_process()
+    item = make_item(process)
+    offered, other = agent(process), agent(process)
+    idle_since(offered, 30)
+    dispatch.offers_due(timezone.now())
+    offer = Offer.objects.get(item=item)
+    assert offer.worker_id == offered.pk
+    # when a team lead gives the item to the other worker
+    dispatch.work_item_assign(actor=lead_of(process), item=item, worker=other)
+    # then the offer is withdrawn, not declined: the offered worker never said no
+    offer.refresh_from_db()
+    assert offer.status == OfferStatus.WITHDRAWN
+    assert dispatch._refused([item]) == {item.pk: set()}
 
 
 def test_an_ineligible_worker_needs_an_override_with_a_reason():

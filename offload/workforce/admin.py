@@ -1,0 +1,1 @@
+from offload.workforce import forecast_admin, schedule_admin  # noqa: F401
