@@ -113,6 +113,14 @@ def database_config(url: str) -> dict[str, Any]:
         }
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        # The routing cycle's statements are prepared (offload.work.pgcycle); with
+        # the default `auto`, PostgreSQL keeps planning the claim afresh on every run,
+        # which costs more than running it. Only prepared statements and PL/pgSQL
+        # read this; Django's own queries are bound on the client.
+        options = config.setdefault("OPTIONS", {})
+        options["options"] = " ".join(
+            filter(None, [options.get("options"), "-c plan_cache_mode=force_generic_plan"])
+        )
     return config
 
 

@@ -367,12 +367,24 @@ def complete(
     return Completed(_item(rows[0]), has_clocks=bool(rows[0]["has_clocks"]))
 
 
+# psycopg prepares a statement after this many runs unless asked at once; the
+# cycle statements ask, and nothing else is run often enough to reach it.
+_PREPARE_ONLY_WHEN_ASKED = 2**31
+
+
 def _fetch(sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Run a statement prepared on the server: planning these CTEs costs more than
-    running them, and a prepared statement is planned once per connection. Django's
-    own cursors bind on the client and never prepare."""
+    running them, and a prepared statement is planned once per connection.
+
+    Django turns psycopg's preparing off (`prepare_threshold=None`, for poolers in
+    transaction mode), and then `prepare=True` is silently ignored; so the
+    connection is switched to prepare what asks for it, and Django's own queries,
+    which never ask, stay unprepared."""
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, params, prepare=True)
         assert cursor.description is not None
         names = [column.name for column in cursor.description]

@@ -259,3 +259,31 @@ def test_the_clocks_follow_the_one_statement_pull_and_complete():
     rows = {c.metric: c for c in SlaClock.objects.filter(item=item)}
     assert {m: c.state for m, c in rows.items()} == {"first_response": "met", "turnaround": "met"}
     assert clocks.item_replay(item) == {m: clocks.clock_of(c) for m, c in rows.items()}
+
+
+def test_the_cycle_statements_are_prepared_once_and_planned_generically():
+    # given: a worker cycling through eight items
+    process = make_process(wrap_up_seconds=0)
+    worker = agent(process)
+    for n in range(8):
+        make_item(process, reference=f"R{n}")
+    actor = principal(worker)
+    # when
+    for _ in range(8):
+        held = leases.work_item_claim(actor=actor)
+        assert held is not None
+        services.work_item_complete(actor=actor, item=held.item, outcome="resolved")
+    # then: the claim and the complete are each one prepared statement on the server,
+    # run from its generic plan (planning them afresh costs more than running them)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE NOT from_sql"
+        )
+        found = cursor.fetchall()
+    claim = [row for row in found if "INSERT INTO work_assignment" in row[0]]
+    complete = [row for row in found if "SET status = 'completed'" in row[0]]
+    assert len(claim) == 1
+    assert len(complete) == 1
+    assert claim[0][1:] == (8, 0)
+    assert complete[0][1:] == (8, 0)
