@@ -158,9 +158,19 @@ class RoutingContext:
     stamp: str  # pgcycle.routing_stamp: the claim statement refuses a stale context
     process_ids: tuple[int, ...]
     grants: tuple[Grant, ...]
+    # Some of its processes have an SLA policy: their items' clocks follow the
+    # cycle's events, so its statements run in a transaction (pgcycle's `alone`).
+    clocked: bool = True
 
 
 _contexts: dict[tuple[int, int], RoutingContext] = {}
+
+
+def routing_context_kept(actor: Principal) -> RoutingContext | None:
+    """The caller's routing context if one is kept; never made here."""
+    if actor.user is None:
+        return None
+    return _contexts.get((actor.user.pk, actor.organisation.pk))
 
 
 def routing_context(actor: Principal) -> RoutingContext | None:
@@ -181,13 +191,15 @@ def _context_keep(actor: Principal, worker: Worker) -> RoutingContext | None:
     """Make the worker's routing context from the row just read, and keep it."""
     if actor.user is None or worker.user_id is None:
         return None
-    process_ids = tuple(sorted(p.pk for p in worker.processes.all()))
+    processes = list(worker.processes.all())
+    process_ids = tuple(sorted(p.pk for p in processes))
     context = RoutingContext(
         worker_id=worker.pk,
         user_id=worker.user_id,
         stamp=pgcycle.routing_stamp(worker.pk, process_ids),
         process_ids=process_ids,
         grants=tuple(worker_grants(worker, capacity_free=False)),
+        clocked=any(p.sla_policy_id is not None for p in processes),
     )
     _contexts[(actor.user.pk, actor.organisation.pk)] = context
     return context
@@ -299,8 +311,7 @@ def work_item_claim(
     if connection.vendor == "postgresql":
         context = routing_context(actor)
         if context is not None:
-            with transaction.atomic():
-                got = _claim_sql(actor, context, queue, now, pgcycle.CANDIDATES_PER_GRANT)
+            got = _claim_fast(actor, context, queue, now)
             if got is not None and got.item is not None and got.lease is not None:
                 return Claim(item=got.item, assignment=got.lease)
             if got is not None and got.decided:
@@ -309,12 +320,28 @@ def work_item_claim(
     return _claim_general(actor=actor, queue=queue, now=now)
 
 
+def _claim_fast(
+    actor: Principal, context: RoutingContext, queue: Queue | None, now: datetime
+) -> pgcycle.ClaimOutcome | None:
+    """The claim statement alone when the worker's processes keep no clocks, in a
+    transaction when they do or when it picked an item that has them anyway."""
+    per_grant = pgcycle.CANDIDATES_PER_GRANT
+    if not context.clocked:
+        got = _claim_sql(actor, context, queue, now, per_grant, alone=True)
+        if got is None or not got.needs_transaction:
+            return got
+    with transaction.atomic():
+        return _claim_sql(actor, context, queue, now, per_grant)
+
+
 def _claim_sql(
     actor: Principal,
     context: RoutingContext,
     queue: Queue | None,
     now: datetime,
     per_grant: int | None,
+    *,
+    alone: bool = False,
 ) -> pgcycle.ClaimOutcome | None:
     """The claim statement with the context's grants (of one queue, if given); the
     clocks of a claimed item follow its `assigned` event in the caller's transaction.
@@ -332,6 +359,7 @@ def _claim_sql(
         ordering=_ordering(queue),
         per_grant=per_grant,
         now=now,
+        alone=alone,
     )
     if got.item is not None and got.has_clocks:
         event = WorkItemEvent(

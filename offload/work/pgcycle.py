@@ -10,6 +10,13 @@ routing context, an item not in the holder's common case, a presence that is not
 available), the caller falls back to the ORM services in offload.work.leases and
 offload.work.services, which decide the answer and its errors. A test checks that
 both paths write identical rows.
+
+An item with SLA clocks needs more than the statement: its clocks follow the event
+in the same transaction, in Python. So a statement runs either inside the caller's
+transaction, or `alone` (autocommit, its own transaction, two round trips fewer per
+cycle) when the caller expects no clocks; alone, it writes nothing for an item that
+has clocks and says so (`needs_transaction`), and the caller runs it again inside
+a transaction.
 """
 
 from __future__ import annotations
@@ -109,10 +116,16 @@ picked AS (
     LIMIT 1
     FOR UPDATE OF i SKIP LOCKED
 ),
+clocked AS (
+    SELECT EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id IN (SELECT id FROM picked))
+        AS yes
+),
 cap AS (
+    -- Every write hangs on this one: alone, nothing is written for an item with clocks.
     UPDATE workers_workerchannel wc SET load = wc.load + 1
     FROM picked p
     WHERE wc.worker_id = %(worker)s AND wc.channel = p.channel AND wc.load < wc.capacity
+      AND NOT (%(alone)s AND (SELECT yes FROM clocked))
     RETURNING wc.id
 ),
 upd AS (
@@ -153,7 +166,7 @@ busy AS (
     WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
 )
 SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until,
-       EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id = u.id) AS has_clocks,
+       (SELECT yes FROM clocked) AS has_clocks,
        gate.fresh AS gate_fresh, gate.presence AS gate_presence,
        gate.is_active AS gate_active, (SELECT count(*) FROM cand) AS gate_candidates
 FROM gate
@@ -185,6 +198,8 @@ class ClaimOutcome:
     decided: bool
     # The item has SLA clocks: they must follow the `assigned` event.
     has_clocks: bool = False
+    # Run alone, it picked an item with clocks and wrote nothing.
+    needs_transaction: bool = False
 
 
 def claim(
@@ -198,9 +213,11 @@ def claim(
     ordering: Sequence[str],
     per_grant: int | None,
     now: datetime,
+    alone: bool = False,
 ) -> ClaimOutcome:
     """Pick, lock and assign the best item the grants allow. `per_grant` bounds the
-    candidates read from each grant's backlog (None: all of them, exact)."""
+    candidates read from each grant's backlog (None: all of them, exact). `alone`:
+    the statement is its own transaction (see the module's docstring)."""
     # One read per queue and wait: the grants' languages together.
     by_wait: dict[tuple[int, float], set[str]] = {}
     for grant in grants:
@@ -222,11 +239,14 @@ def claim(
         "api_key": actor.api_key.pk if actor.api_key else None,
         "label": actor.label,
         "event_type": '["assigned"]',
+        "alone": alone,
     }
     order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
     sql = _CLAIM_SQL.format(ordering=order, hooks=_HOOKS_SQL, stamp=_STAMP_SQL)
     row = _fetch(sql, params)[0]
     if row["id"] is None:
+        if alone and row["has_clocks"]:
+            return ClaimOutcome(None, None, decided=False, needs_transaction=True)
         usable = row["gate_fresh"] and row["gate_active"] and row["gate_presence"] == "available"
         return ClaimOutcome(None, None, decided=bool(usable) and row["gate_candidates"] == 0)
     item = _item(row)
@@ -250,11 +270,16 @@ _COMPLETE_SQL = """
 WITH cur AS (
     {item}
 ),
+clocked AS (
+    SELECT EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id IN (SELECT id FROM cur)) AS yes
+),
 held AS (
     SELECT a.id, a.worker_id, w.kind FROM work_assignment a
     JOIN workers_worker w ON w.id = a.worker_id
     JOIN cur ON cur.id = a.item_id
     WHERE a.ended_at IS NULL AND w.user_id = %(user)s
+      -- Every write hangs on this one: alone, nothing is written for an item with clocks.
+      AND NOT (%(alone)s AND (SELECT yes FROM clocked))
     FOR UPDATE OF a
 ),
 wrap AS (
@@ -314,8 +339,8 @@ ev AS (
 hooks AS (
     {hooks}
 )
-SELECT u.*, EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id = u.id) AS has_clocks
-FROM upd u
+SELECT u.*, (SELECT yes FROM clocked) AS has_clocks
+FROM cur LEFT JOIN upd u ON true
 """
 
 # The holder's common case: it holds the item and is working it.
@@ -324,9 +349,16 @@ HELD_STATUSES = ("assigned", "in_progress")
 
 @dataclass(frozen=True)
 class Completed:
-    item: WorkItem
+    """`item` when the statement completed it; None when, run alone, it found clocks
+    and wrote nothing (`needs_transaction`)."""
+
+    item: WorkItem | None
     # The item has SLA clocks: they must follow the `completed` event.
     has_clocks: bool
+
+    @property
+    def needs_transaction(self) -> bool:
+        return self.item is None
 
 
 def complete(
@@ -337,9 +369,11 @@ def complete(
     result: Mapping[str, Any],
     data: Mapping[str, Any],
     now: datetime,
+    alone: bool = False,
 ) -> Completed | None:
     """Complete an item the caller holds and works on, in one statement; None when
-    that is not the case (the general path decides what is)."""
+    that is not the case (the general path decides what is). `alone`: the statement
+    is its own transaction (see the module's docstring)."""
     assert actor.user is not None
     # The item's row as the visibility module lets this caller see it, locked.
     item_sql, item_params = (
@@ -359,12 +393,16 @@ def complete(
         "label": actor.label,
         "data": json.dumps(dict(data)),
         "event_type": '["completed"]',
+        "alone": alone,
     }
     sql = _COMPLETE_SQL.format(item=_named(item_sql, list(item_params), named), hooks=_HOOKS_SQL)
     rows = _fetch(sql, named)
     if not rows:
         return None
-    return Completed(_item(rows[0]), has_clocks=bool(rows[0]["has_clocks"]))
+    row = rows[0]
+    if row["id"] is None:
+        return Completed(None, has_clocks=True) if alone and row["has_clocks"] else None
+    return Completed(_item(row), has_clocks=bool(row["has_clocks"]))
 
 
 # psycopg prepares a statement after this many runs unless asked at once; the

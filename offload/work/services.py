@@ -8,6 +8,7 @@ its event, all in one transaction. The event vocabulary is docs/events.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -407,16 +408,26 @@ def work_item_complete(
         data["handle_seconds"] = handle_seconds
     if connection.vendor == "postgresql" and actor is not None and actor.user is not None:
         now = timezone.now()
+        statement = functools.partial(
+            pgcycle.complete,
+            actor=actor,
+            item_id=item.pk,
+            outcome=outcome,
+            result=result or {},
+            data=data,
+            now=now,
+        )
+        # Alone (its own transaction) when the worker's processes keep no clocks.
+        context = leases.routing_context_kept(actor)
+        if context is not None and not context.clocked:
+            done = statement(alone=True)
+            if done is None:
+                return _complete(actor, item, outcome, result or {}, data)
+            if done.item is not None:
+                return done.item
         with transaction.atomic():
-            done = pgcycle.complete(
-                actor=actor,
-                item_id=item.pk,
-                outcome=outcome,
-                result=result or {},
-                data=data,
-                now=now,
-            )
-            if done is not None:
+            done = statement()
+            if done is not None and done.item is not None:
                 if done.has_clocks:
                     # The statement wrote the `completed` event; the clocks follow it.
                     event = WorkItemEvent(

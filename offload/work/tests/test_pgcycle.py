@@ -261,6 +261,129 @@ def test_the_clocks_follow_the_one_statement_pull_and_complete():
     assert clocks.item_replay(item) == {m: clocks.clock_of(c) for m, c in rows.items()}
 
 
+def transaction_markers(cycle: Any) -> list[str]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        cycle()
+    return [q["sql"] for q in captured.captured_queries if q["sql"] in ("BEGIN", "COMMIT")]
+
+
+def one_cycle(actor: Principal) -> Any:
+    def run() -> None:
+        held = leases.work_item_claim(actor=actor)
+        assert held is not None
+        services.work_item_complete(actor=actor, item=held.item, outcome="resolved")
+
+    return run
+
+
+# Real transactions: inside the test's own one, atomic() would be a savepoint.
+@pytest.mark.django_db(transaction=True)
+def test_without_clocks_each_statement_is_its_own_transaction():
+    # given: a worker whose processes keep no clocks, its context kept by a first cycle
+    process = make_process(wrap_up_seconds=0)
+    worker = agent(process)
+    make_item(process, reference="FIRST")
+    make_item(process, reference="SECOND")
+    actor = principal(worker)
+    one_cycle(actor)()
+    # when / then: a cycle opens no transaction of its own (two round trips fewer each)
+    assert transaction_markers(one_cycle(actor)) == []
+
+
+# Real transactions: inside the test's own one, atomic() would be a savepoint.
+@pytest.mark.django_db(transaction=True)
+def test_with_clocks_the_statements_run_in_a_transaction_with_them():
+    # given: a worker on a process under an SLA policy
+    from offload.work.tests.test_clocks import sla_process
+
+    process = sla_process()
+    worker = agent(process)
+    make_item(process, reference="FIRST")
+    make_item(process, reference="SECOND")
+    actor = principal(worker)
+    one_cycle(actor)()
+    # when / then
+    assert transaction_markers(one_cycle(actor)) == ["BEGIN", "COMMIT", "BEGIN", "COMMIT"]
+
+
+def test_an_item_with_clocks_under_a_worker_expecting_none_still_has_them_follow():
+    # given: an item with clocks whose process then loses its policy, so its worker's
+    # context expects no clocks and runs the statements alone
+    from offload.contracts.models import Process
+    from offload.work import clocks
+    from offload.work.models import SlaClock
+    from offload.work.tests.test_clocks import sla_process
+
+    process = sla_process()
+    item = make_item(process)
+    Process.objects.filter(pk=process.pk).update(sla_policy=None)
+    worker = agent(process)
+    actor = principal(worker)
+    # when
+    claim = leases.work_item_claim(actor=actor)
+    assert claim is not None
+    kept = leases.routing_context_kept(actor)
+    assert kept is not None
+    assert not kept.clocked
+    services.work_item_complete(actor=actor, item=claim.item, outcome="resolved")
+    # then: the statements gave way to a transaction, and the clocks followed
+    rows = {c.metric: c for c in SlaClock.objects.filter(item=item)}
+    assert {m: c.state for m, c in rows.items()} == {"first_response": "met", "turnaround": "met"}
+    assert clocks.item_replay(item) == {m: clocks.clock_of(c) for m, c in rows.items()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_under_a_worker_expecting_no_clocks_still_moves_them():
+    # given: an escalated item under a policy that pauses clocks while escalated, the
+    # policy then detached from the process, so the worker's context expects no clocks
+    from offload.contracts.models import Process
+    from offload.work.models import SlaClock
+    from offload.work.tests.test_clocks import sla_process
+
+    process = sla_process(pause_statuses=["escalated"])
+    item = make_item(process)
+    services.work_item_escalate(actor=None, item=item, reason="needs a senior")
+    assert SlaClock.objects.get(item=item, metric="turnaround").state == "paused"
+    Process.objects.filter(pk=process.pk).update(sla_policy=None)
+    actor = principal(agent(process))
+    # when
+    claims: list[Any] = []
+    markers = transaction_markers(lambda: claims.append(leases.work_item_claim(actor=actor)))
+    # then: the `assigned` event resumed the clock, in one transaction with the claim
+    assert claims[0] is not None
+    assert SlaClock.objects.get(item=item, metric="turnaround").state == "running"
+    assert markers == ["BEGIN", "COMMIT"]
+
+
+def test_alone_the_statements_write_nothing_for_an_item_with_clocks():
+    # given: a held item with clocks
+    from offload.work.tests.test_clocks import sla_process
+
+    process = sla_process()
+    item = make_item(process)
+    worker = agent(process)
+    actor = principal(worker)
+    claim = leases.work_item_claim(actor=actor)
+    assert claim is not None
+    before = cycle_rows(item, worker)
+    # when: the complete statement runs alone
+    done = pgcycle.complete(
+        actor=actor,
+        item_id=item.pk,
+        outcome="resolved",
+        result={},
+        data={},
+        now=item.updated_at,
+        alone=True,
+    )
+    # then: it asks for a transaction and wrote nothing
+    assert done is not None
+    assert done.needs_transaction
+    assert cycle_rows(item, worker) == before
+
+
 def test_the_cycle_statements_are_prepared_once_and_planned_generically():
     # given: a worker cycling through eight items
     process = make_process(wrap_up_seconds=0)
