@@ -21,6 +21,7 @@ a transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -241,9 +242,7 @@ def claim(
         "event_type": '["assigned"]',
         "alone": alone,
     }
-    order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
-    sql = _CLAIM_SQL.format(ordering=order, hooks=_HOOKS_SQL, stamp=_STAMP_SQL)
-    row = _fetch(sql, params)[0]
+    row = _fetch(_claim_statement(tuple(ordering)), params)[0]
     if row["id"] is None:
         if alone and row["has_clocks"]:
             return ClaimOutcome(None, None, decided=False, needs_transaction=True)
@@ -264,6 +263,12 @@ def claim(
     )
     lease._state.adding = False
     return ClaimOutcome(item, lease, decided=True, has_clocks=bool(row["has_clocks"]))
+
+
+@functools.cache
+def _claim_statement(ordering: tuple[str, ...]) -> _Statement:
+    order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
+    return _statement(_CLAIM_SQL.format(ordering=order, hooks=_HOOKS_SQL, stamp=_STAMP_SQL))
 
 
 _COMPLETE_SQL = """
@@ -375,16 +380,9 @@ def complete(
     that is not the case (the general path decides what is). `alone`: the statement
     is its own transaction (see the module's docstring)."""
     assert actor.user is not None
-    # The item's row as the visibility module lets this caller see it, locked.
-    item_sql, item_params = (
-        visibility.visible(actor, WorkItem.objects.filter(pk=item_id, status__in=HELD_STATUSES))
-        .values("id", "status", "channel", "process_id")
-        .query.sql_with_params()
-    )
-    # Locked here, not by select_for_update(), which refuses to compile outside a
-    # transaction: the statement is its own.
-    item_sql += " FOR UPDATE"
+    statement, item_params = _complete_statement(actor)
     named: dict[str, Any] = {
+        **{name: item_id if value == _ITEM else value for name, value in item_params.items()},
         "user": actor.user.pk,
         "outcome": outcome,
         "result": json.dumps(dict(result)),
@@ -395,8 +393,7 @@ def complete(
         "event_type": '["completed"]',
         "alone": alone,
     }
-    sql = _COMPLETE_SQL.format(item=_named(item_sql, list(item_params), named), hooks=_HOOKS_SQL)
-    rows = _fetch(sql, named)
+    rows = _fetch(statement, named)
     if not rows:
         return None
     row = rows[0]
@@ -410,7 +407,54 @@ def complete(
 _PREPARE_ONLY_WHEN_ASKED = 2**31
 
 
-def _fetch(sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+# The item id in the cached item query, replaced by the real one at each run.
+_ITEM = -(2**62)
+
+
+@functools.lru_cache(maxsize=4096)
+def _complete_statement(actor: Principal) -> tuple[_Statement, dict[str, Any]]:
+    """The complete statement for this caller, and its item query's parameters (the
+    id as _ITEM). The item is read as the visibility module lets the caller see it,
+    which depends on the principal alone, so it is compiled once per principal."""
+    item_sql, item_params = (
+        visibility.visible(actor, WorkItem.objects.filter(pk=_ITEM, status__in=HELD_STATUSES))
+        .values("id", "status", "channel", "process_id")
+        .query.sql_with_params()
+    )
+    # Locked here, not by select_for_update(), which refuses to compile outside a
+    # transaction: the statement is its own.
+    item_sql += " FOR UPDATE"
+    named: dict[str, Any] = {}
+    sql = _COMPLETE_SQL.format(item=_named(item_sql, list(item_params), named), hooks=_HOOKS_SQL)
+    return _statement(sql), named
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """A statement in PostgreSQL's own `$n` placeholders, with the parameter name
+    each stands for, and the names of the columns it returns once known."""
+
+    sql: str
+    names: tuple[str, ...]
+    columns: list[str]
+
+
+def _statement(sql: str) -> _Statement:
+    """`%(name)s` placeholders as `$n` (a name used twice is one `$n`): psycopg
+    would parse a statement this long again on every run."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return "%"
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return _Statement(re.sub(r"%\((\w+)\)s|%%", number, sql), tuple(names), [])
+
+
+def _fetch(statement: _Statement, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Run a statement prepared on the server: planning these CTEs costs more than
     running them, and a prepared statement is planned once per connection.
 
@@ -422,11 +466,14 @@ def _fetch(sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     raw = connection.connection
     if raw.prepare_threshold is None:
         raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        assert cursor.description is not None
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    values = [params[name] for name in statement.names]
+    with connection.wrap_database_errors, psycopg.RawCursor(raw) as cursor:
+        cursor.execute(statement.sql, values, prepare=True)
+        if not statement.columns:
+            assert cursor.description is not None
+            # Threads may race here: each writes the same names.
+            statement.columns[:] = [column.name for column in cursor.description]
+        return [dict(zip(statement.columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 _ITEM_FIELDS = WorkItem._meta.concrete_fields
