@@ -240,10 +240,19 @@ def test_a_queue_ordered_otherwise_is_read_in_its_own_order():
     assert claim.item.pk == oldest.pk
 
 
-def test_the_clocks_follow_the_one_statement_pull_and_complete():
-    # given: an item under an SLA policy
+def assert_clocks_met_as_replayed(item: WorkItem) -> None:
+    """Both clocks of test_clocks.sla_process stopped, met, and as a replay of the
+    item's events gives them."""
     from offload.work import clocks
     from offload.work.models import SlaClock
+
+    rows = {c.metric: c for c in SlaClock.objects.filter(item=item)}
+    assert {m: c.state for m, c in rows.items()} == {"first_response": "met", "turnaround": "met"}
+    assert clocks.item_replay(item) == {m: clocks.clock_of(c) for m, c in rows.items()}
+
+
+def test_the_clocks_follow_the_one_statement_pull_and_complete():
+    # given: an item under an SLA policy
     from offload.work.tests.test_clocks import sla_process
 
     process = sla_process()
@@ -256,9 +265,7 @@ def test_the_clocks_follow_the_one_statement_pull_and_complete():
     assert claim.item.pk == item.pk
     services.work_item_complete(actor=actor, item=claim.item, outcome="resolved")
     # then: both clocks stopped, met, and equal to a replay of the events
-    rows = {c.metric: c for c in SlaClock.objects.filter(item=item)}
-    assert {m: c.state for m, c in rows.items()} == {"first_response": "met", "turnaround": "met"}
-    assert clocks.item_replay(item) == {m: clocks.clock_of(c) for m, c in rows.items()}
+    assert_clocks_met_as_replayed(item)
 
 
 def transaction_markers(cycle: Any) -> list[str]:
@@ -312,8 +319,6 @@ def test_an_item_with_clocks_under_a_worker_expecting_none_still_has_them_follow
     # given: an item with clocks whose process then loses its policy, so its worker's
     # context expects no clocks and runs the statements alone
     from offload.contracts.models import Process
-    from offload.work import clocks
-    from offload.work.models import SlaClock
     from offload.work.tests.test_clocks import sla_process
 
     process = sla_process()
@@ -329,9 +334,7 @@ def test_an_item_with_clocks_under_a_worker_expecting_none_still_has_them_follow
     assert not kept.clocked
     services.work_item_complete(actor=actor, item=claim.item, outcome="resolved")
     # then: the statements gave way to a transaction, and the clocks followed
-    rows = {c.metric: c for c in SlaClock.objects.filter(item=item)}
-    assert {m: c.state for m, c in rows.items()} == {"first_response": "met", "turnaround": "met"}
-    assert clocks.item_replay(item) == {m: clocks.clock_of(c) for m, c in rows.items()}
+    assert_clocks_met_as_replayed(item)
 
 
 @pytest.mark.django_db(transaction=True)
