@@ -29,6 +29,7 @@ from offload.workforce.page_forms import (
     BAD_DATE,
     BAD_DATETIME,
     BAD_NUMBER,
+    posted_date,
     posted_id,
 )
 
@@ -92,11 +93,7 @@ def _generate(principal: Principal, processes: list[Any], form: Mapping[str, str
     problems: list[tuple[str, str | None]] = []
     process = next((p for p in processes if p.pk == posted_id(form.get("process", ""))), None)
     problems.append(("process_id", None if process is not None else NO_SUCH_PROCESS))
-    start_date: date | None = None
-    try:
-        start_date = date.fromisoformat(form.get("start_date", ""))
-    except ValueError:
-        problems.append(("start_date", BAD_DATE))
+    start_date = posted_date(form.get("start_date", ""), "start_date", problems)
     days = posted_id(form.get("days", ""))
     problems.append(("days", None if days is not None else BAD_NUMBER))
     errors.raise_failures(problems)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,9 +49,9 @@ from offload.workforce.models.schedules import (
     DEFAULT_MIN_REST_HOURS,
 )
 from offload.workforce.page_forms import (
-    BAD_DATE,
     BAD_DATETIME,
     BAD_NUMBER,
+    posted_date,
     posted_id,
 )
 
@@ -106,13 +106,8 @@ def schedule_list(request: HttpRequest, principal: Principal) -> HttpResponse:
 
 def _generate(principal: Principal, form: Mapping[str, str], tz: ZoneInfo) -> Schedule:
     problems: list[tuple[str, str | None]] = []
-    start: datetime | None = None
-    try:
-        start = datetime.combine(
-            date.fromisoformat(form.get("start_date", "")), datetime.min.time()
-        )
-    except ValueError:
-        problems.append(("start_date", BAD_DATE))
+    day = posted_date(form.get("start_date", ""), "start_date", problems)
+    start = datetime.combine(day, datetime.min.time()) if day is not None else None
     days = posted_id(form.get("days", ""))
     problems.append(("days", None if days is not None else BAD_NUMBER))
     errors.raise_failures(problems)
