@@ -17,7 +17,7 @@ from ninja.utils import check_csrf
 
 from offload.contracts.api import router as contracts_router
 from offload.core import errors
-from offload.tenancy import services as tenancy_services
+from offload.tenancy import bearer
 from offload.tenancy import visibility
 from offload.tenancy.api import router as tenancy_router
 from offload.tenancy.notifications_api import router as notifications_router
@@ -48,8 +48,7 @@ def authenticate(request: HttpRequest) -> visibility.Principal | None:
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer":
-        key = tenancy_services.api_key_authenticate(credentials.strip())
-        return visibility.principal_for_api_key(key) if key is not None else None
+        return bearer.principal_for_secret(credentials.strip())
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None

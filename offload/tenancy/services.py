@@ -498,12 +498,16 @@ def api_key_authenticate(secret: str, *, now: datetime | None = None) -> ApiKey 
     """The live key with this secret, or None; notes when it was last used."""
     now = now or timezone.now()
     key = api_key_find(secret, now=now)
-    if key is not None and (
-        key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION
-    ):
+    if key is not None:
+        api_key_touch(key, now=now)
+    return key
+
+
+def api_key_touch(key: ApiKey, *, now: datetime) -> None:
+    """Note the key's use, at most once per LAST_USED_RESOLUTION."""
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
-    return key
 
 
 EXPIRY_BATCH = 500

@@ -86,10 +86,10 @@ def work_item_transfer(request: HttpRequest, item_id: int, payload: WorkItemTran
 
 @router.post("/items/{item_id}/complete", response=WorkItemOut, description=CONFLICT)
 def work_item_complete(request: HttpRequest, item_id: int, payload: WorkItemCompleteIn) -> WorkItem:
-    actor, item = _item(request, item_id)
-    return services.work_item_complete(
-        actor=actor,
-        item=item,
+    # By id: the holder's completion reads the item only in its own statement.
+    return services.work_item_complete_held(
+        actor=principal_of(request),
+        item_id=item_id,
         outcome=payload.outcome,
         result=payload.result,
         handle_seconds=payload.handle_seconds,

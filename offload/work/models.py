@@ -73,6 +73,11 @@ class Outcome(models.TextChoices):
 
 
 class WorkItem(TenantOwned):
+    # Not columns: set by a query that reads them along with the item (pgcycle's
+    # statements), so the API's answer need not follow `process` and `queue`.
+    process_slug: str
+    queue_slug: str
+
     # Covered by the (client, status) and (provider, status) indexes; a status change
     # rewrites every index of the row, so none is kept twice.
     client = models.ForeignKey(

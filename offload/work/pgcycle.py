@@ -166,12 +166,18 @@ busy AS (
     UPDATE workers_worker SET idle_since = NULL
     WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
 )
-SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until,
+SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until, {slugs},
        (SELECT yes FROM clocked) AS has_clocks,
        gate.fresh AS gate_fresh, gate.presence AS gate_presence,
        gate.is_active AS gate_active, (SELECT count(*) FROM cand) AS gate_candidates
 FROM gate
 LEFT JOIN (upd u JOIN lease l ON l.item_id = u.id) ON true
+"""
+
+# The item's process and queue slugs, read along for the API's answer.
+_SLUGS_SQL = """
+    (SELECT p.slug FROM contracts_process p WHERE p.id = u.process_id) AS process_slug,
+    (SELECT q.slug FROM work_queue q WHERE q.id = u.queue_id) AS queue_slug
 """
 
 # The webhook outbox row of each subscribed endpoint, written with the event `ev`.
@@ -268,7 +274,7 @@ def claim(
 @functools.cache
 def _claim_statement(ordering: tuple[str, ...]) -> _Statement:
     order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
-    return _statement(_CLAIM_SQL.format(ordering=order, hooks=_HOOKS_SQL, stamp=_STAMP_SQL))
+    return _statement(_CLAIM_SQL.format(ordering=order, hooks=_HOOKS_SQL, stamp=_STAMP_SQL, slugs=_SLUGS_SQL))
 
 
 _COMPLETE_SQL = """
@@ -344,7 +350,7 @@ ev AS (
 hooks AS (
     {hooks}
 )
-SELECT u.*, (SELECT yes FROM clocked) AS has_clocks
+SELECT u.*, (SELECT yes FROM clocked) AS has_clocks, {slugs}
 FROM cur LEFT JOIN upd u ON true
 """
 
@@ -425,7 +431,9 @@ def _complete_statement(actor: Principal) -> tuple[_Statement, dict[str, Any]]:
     # transaction: the statement is its own.
     item_sql += " FOR UPDATE"
     named: dict[str, Any] = {}
-    sql = _COMPLETE_SQL.format(item=_named(item_sql, list(item_params), named), hooks=_HOOKS_SQL)
+    sql = _COMPLETE_SQL.format(
+        item=_named(item_sql, list(item_params), named), hooks=_HOOKS_SQL, slugs=_SLUGS_SQL
+    )
     return _statement(sql), named
 
 
@@ -480,14 +488,17 @@ _ITEM_FIELDS = WorkItem._meta.concrete_fields
 
 
 def _item(row: Mapping[str, Any]) -> WorkItem:
-    """A WorkItem from its columns, converted as the ORM would (JSON decoded)."""
+    """A WorkItem from its columns, converted as the ORM would (JSON decoded), with
+    its process's and queue's slugs."""
     values = []
     for field in _ITEM_FIELDS:
         value = row[field.column]
         if hasattr(field, "from_db_value"):
             value = field.from_db_value(value, None, connection)
         values.append(value)
-    return WorkItem.from_db(connection.alias, [f.attname for f in _ITEM_FIELDS], values)
+    item = WorkItem.from_db(connection.alias, [f.attname for f in _ITEM_FIELDS], values)
+    item.process_slug, item.queue_slug = row["process_slug"], row["queue_slug"]
+    return item
 
 
 def _named(sql: str, values: list[Any], into: dict[str, Any]) -> str:

@@ -36,13 +36,17 @@ class WorkItemOut(Schema):
     created_at: datetime
     updated_at: datetime
 
+    # Read along with the item where a query could (WorkItem.process_slug); else
+    # from the related rows.
     @staticmethod
     def resolve_process(obj: Any) -> str:
-        return str(obj.process.slug)
+        slug = getattr(obj, "process_slug", None)
+        return str(slug if slug is not None else obj.process.slug)
 
     @staticmethod
     def resolve_queue(obj: Any) -> str:
-        return str(obj.queue.slug)
+        slug = getattr(obj, "queue_slug", None)
+        return str(slug if slug is not None else obj.queue.slug)
 
 
 class WorkItemIn(StrictIn):

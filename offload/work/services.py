@@ -385,6 +385,38 @@ def work_item_complete(
 
     On PostgreSQL the holder completing the item it works on is one statement
     (offload.work.pgcycle); everything else takes the general path."""
+    data = _completion_checked(actor, outcome, result, handle_seconds)
+    done = _complete_in_one_statement(actor, item.pk, outcome, result or {}, data)
+    return done if done is not None else _complete(actor, item, outcome, result or {}, data)
+
+
+def work_item_complete_held(
+    *,
+    actor: Principal,
+    item_id: int,
+    outcome: str,
+    result: Mapping[str, Any] | None = None,
+    handle_seconds: int | None = None,
+) -> WorkItem:
+    """work_item_complete by the item's id, as the API receives it. The holder's
+    common case reads nothing first (the statement reads the item as the caller may
+    see it); anything else reads the item so (404 when it may not) and takes the
+    general path."""
+    data = _completion_checked(actor, outcome, result, handle_seconds)
+    done = _complete_in_one_statement(actor, item_id, outcome, result or {}, data)
+    if done is not None:
+        return done
+    item = visibility.get_visible(actor, WorkItem.objects.all(), pk=item_id)
+    return _complete(actor, item, outcome, result or {}, data)
+
+
+def _completion_checked(
+    actor: Principal | None,
+    outcome: str,
+    result: Mapping[str, Any] | None,
+    handle_seconds: int | None,
+) -> dict[str, Any]:
+    """The `completed` event's data, once the actor and the input are checked."""
     _require_action(actor, Action.COMPLETE)
     errors.raise_failures(
         [
@@ -406,36 +438,49 @@ def work_item_complete(
         data["result"] = dict(result)
     if handle_seconds is not None:
         data["handle_seconds"] = handle_seconds
-    if connection.vendor == "postgresql" and actor is not None and actor.user is not None:
-        now = timezone.now()
-        statement = functools.partial(
-            pgcycle.complete,
-            actor=actor,
-            item_id=item.pk,
-            outcome=outcome,
-            result=result or {},
-            data=data,
-            now=now,
-        )
-        # Alone (its own transaction) when the worker's processes keep no clocks.
-        context = leases.routing_context_kept(actor)
-        if context is not None and not context.clocked:
-            done = statement(alone=True)
-            if done is None:
-                return _complete(actor, item, outcome, result or {}, data)
-            if done.item is not None:
-                return done.item
-        with transaction.atomic():
-            done = statement()
-            if done is not None and done.item is not None:
-                if done.has_clocks:
-                    # The statement wrote the `completed` event; the clocks follow it.
-                    event = WorkItemEvent(
-                        item=done.item, type="completed", at=now, data={"to_status": "completed"}
-                    )
-                    history.clocks_follow(done.item, event)
-                return done.item
-    return _complete(actor, item, outcome, result or {}, data)
+    return data
+
+
+def _complete_in_one_statement(
+    actor: Principal | None,
+    item_id: int,
+    outcome: str,
+    result: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> WorkItem | None:
+    """The item completed by pgcycle's statement, or None: not PostgreSQL, not a
+    user's principal, or not the holder's common case (nothing was written)."""
+    if connection.vendor != "postgresql" or actor is None or actor.user is None:
+        return None
+    now = timezone.now()
+    statement = functools.partial(
+        pgcycle.complete,
+        actor=actor,
+        item_id=item_id,
+        outcome=outcome,
+        result=result,
+        data=data,
+        now=now,
+    )
+    # Alone (its own transaction) when the worker's processes keep no clocks.
+    context = leases.routing_context_kept(actor)
+    if context is not None and not context.clocked:
+        done = statement(alone=True)
+        if done is None:
+            return None
+        if done.item is not None:
+            return done.item
+    with transaction.atomic():
+        done = statement()
+        if done is None or done.item is None:
+            return None
+        if done.has_clocks:
+            # The statement wrote the `completed` event; the clocks follow it.
+            event = WorkItemEvent(
+                item=done.item, type="completed", at=now, data={"to_status": "completed"}
+            )
+            history.clocks_follow(done.item, event)
+        return done.item
 
 
 @transaction.atomic

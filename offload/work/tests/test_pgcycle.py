@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from offload.core import errors
 from offload.tenancy import visibility
+from offload.tenancy.tests.factories import make_api_key
 from offload.tenancy.visibility import Principal
 from offload.work import leases, pgcycle, services, webhooks
 from offload.work.models import Assignment, Queue, WebhookDelivery, WorkItem, WorkItemEvent
@@ -413,3 +415,43 @@ def test_the_cycle_statements_are_prepared_once_and_planned_generically():
     assert len(complete) == 1
     assert claim[0][1:] == (8, 0)
     assert complete[0][1:] == (8, 0)
+
+
+def test_over_the_api_a_cycle_reads_only_the_key_through_the_orm(client):
+    # given: an agent with an API key that has pulled once (its key and routing
+    # context are kept)
+    process = make_process(wrap_up_seconds=0)
+    worker = agent(process)
+    for n in range(2):
+        make_item(process, reference=f"R{n}")
+    _, secret = make_api_key(process.provider, user=worker.user)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+    def cycle() -> tuple[dict[str, Any], dict[str, Any], int, int]:
+        with CaptureQueriesContext(connection) as pulled:
+            claim = client.post("/api/v1/work/next", {}, "application/json", **headers)
+        item = claim.json()["item"]
+        with CaptureQueriesContext(connection) as completed:
+            done = client.post(
+                f"/api/v1/items/{item['id']}/complete",
+                {"outcome": "resolved"},
+                "application/json",
+                **headers,
+            )
+        assert done.status_code == 200
+        return item, done.json(), len(pulled), len(completed)
+
+    cycle()
+    # when
+    item, done, pull_reads, complete_reads = cycle()
+    # then: the statements answer with the slugs; the item is not read again
+    assert (item["process"], item["queue"]) == (
+        process.slug,
+        Queue.objects.get(process=process).slug,
+    )
+    assert (done["process"], done["queue"], done["status"]) == (
+        item["process"],
+        item["queue"],
+        "completed",
+    )
+    assert (pull_reads, complete_reads) == (1, 1)
