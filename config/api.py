@@ -17,8 +17,7 @@ from ninja.utils import check_csrf
 
 from offload.contracts.api import router as contracts_router
 from offload.core import errors
-from offload.tenancy import bearer
-from offload.tenancy import visibility
+from offload.tenancy import bearer, visibility
 from offload.tenancy.api import router as tenancy_router
 from offload.tenancy.notifications_api import router as notifications_router
 from offload.twin.api import router as twin_router

@@ -18,7 +18,7 @@ given back when it ends (or when wrap-up ends, for agents).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -158,6 +158,8 @@ class RoutingContext:
     stamp: str  # pgcycle.routing_stamp: the claim statement refuses a stale context
     process_ids: tuple[int, ...]
     grants: tuple[Grant, ...]
+    # Each granted queue's channel (its process's), which the stamp covers.
+    queue_channels: Mapping[int, str]
     # Some of its processes have an SLA policy: their items' clocks follow the
     # cycle's events, so its statements run in a transaction (pgcycle's `alone`).
     clocked: bool = True
@@ -199,6 +201,7 @@ def _context_keep(actor: Principal, worker: Worker) -> RoutingContext | None:
         stamp=pgcycle.routing_stamp(worker.pk, process_ids),
         process_ids=process_ids,
         grants=tuple(worker_grants(worker, capacity_free=False)),
+        queue_channels={p.queue_id: p.channel for p in policies_for(worker)},
         clocked=any(p.sla_policy_id is not None for p in processes),
     )
     _contexts[(actor.user.pk, actor.organisation.pk)] = context
@@ -356,6 +359,7 @@ def _claim_sql(
         stamp=context.stamp,
         process_ids=context.process_ids,
         grants=grants,
+        queue_channels=context.queue_channels,
         ordering=_ordering(queue),
         per_grant=per_grant,
         now=now,

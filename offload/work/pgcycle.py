@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from django.db import connection
 
+from offload.core import prepared
 from offload.tenancy import visibility
 from offload.tenancy.visibility import Principal
 from offload.work.models import Assignment, WorkItem
@@ -82,15 +82,14 @@ open_channels AS (
     SELECT wc.channel FROM workers_workerchannel wc
     WHERE wc.worker_id = %(worker)s AND wc.load < wc.capacity
 ),
-g(queue_id, languages, min_wait) AS (
-    SELECT * FROM unnest(%(g_queue)s::bigint[], %(g_langs)s::text[], %(g_wait)s::float8[])
+g(queue_id, languages, min_wait, channel) AS (
+    SELECT * FROM unnest(%(g_queue)s::bigint[], %(g_langs)s::text[], %(g_wait)s::float8[],
+                         %(g_channel)s::text[])
 ),
 open_grants AS (
     -- The grants of queues whose channel has capacity left; nothing if the gate is shut.
     SELECT g.queue_id, string_to_array(g.languages, ',') AS languages, g.min_wait FROM g
-    JOIN work_queue q ON q.id = g.queue_id
-    JOIN contracts_process p ON p.id = q.process_id
-    WHERE p.channel IN (SELECT channel FROM open_channels)
+    WHERE g.channel IN (SELECT channel FROM open_channels)
       AND EXISTS (SELECT 1 FROM gate WHERE fresh AND is_active AND presence = 'available')
 ),
 cand AS (
@@ -217,6 +216,7 @@ def claim(
     stamp: str,
     process_ids: Sequence[int],
     grants: Sequence[Grant],
+    queue_channels: Mapping[int, str],
     ordering: Sequence[str],
     per_grant: int | None,
     now: datetime,
@@ -241,6 +241,7 @@ def claim(
         "g_queue": [queue_id for queue_id, _ in by_wait],
         "g_langs": [",".join(sorted(languages)) for languages in by_wait.values()],
         "g_wait": [wait for _, wait in by_wait],
+        "g_channel": [queue_channels[queue_id] for queue_id, _ in by_wait],
         "per_grant": per_grant,
         "now": now,
         "api_key": actor.api_key.pk if actor.api_key else None,
@@ -248,7 +249,7 @@ def claim(
         "event_type": '["assigned"]',
         "alone": alone,
     }
-    row = _fetch(_claim_statement(tuple(ordering)), params)[0]
+    row = prepared.fetch(_claim_statement(tuple(ordering)), params)[0]
     if row["id"] is None:
         if alone and row["has_clocks"]:
             return ClaimOutcome(None, None, decided=False, needs_transaction=True)
@@ -272,9 +273,11 @@ def claim(
 
 
 @functools.cache
-def _claim_statement(ordering: tuple[str, ...]) -> _Statement:
+def _claim_statement(ordering: tuple[str, ...]) -> prepared.Statement:
     order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
-    return _statement(_CLAIM_SQL.format(ordering=order, hooks=_HOOKS_SQL, stamp=_STAMP_SQL, slugs=_SLUGS_SQL))
+    return prepared.statement(
+        _CLAIM_SQL.format(ordering=order, hooks=_HOOKS_SQL, stamp=_STAMP_SQL, slugs=_SLUGS_SQL)
+    )
 
 
 _COMPLETE_SQL = """
@@ -399,7 +402,7 @@ def complete(
         "event_type": '["completed"]',
         "alone": alone,
     }
-    rows = _fetch(statement, named)
+    rows = prepared.fetch(statement, named)
     if not rows:
         return None
     row = rows[0]
@@ -408,17 +411,12 @@ def complete(
     return Completed(_item(row), has_clocks=bool(row["has_clocks"]))
 
 
-# psycopg prepares a statement after this many runs unless asked at once; the
-# cycle statements ask, and nothing else is run often enough to reach it.
-_PREPARE_ONLY_WHEN_ASKED = 2**31
-
-
 # The item id in the cached item query, replaced by the real one at each run.
 _ITEM = -(2**62)
 
 
 @functools.lru_cache(maxsize=4096)
-def _complete_statement(actor: Principal) -> tuple[_Statement, dict[str, Any]]:
+def _complete_statement(actor: Principal) -> tuple[prepared.Statement, dict[str, Any]]:
     """The complete statement for this caller, and its item query's parameters (the
     id as _ITEM). The item is read as the visibility module lets the caller see it,
     which depends on the principal alone, so it is compiled once per principal."""
@@ -434,54 +432,7 @@ def _complete_statement(actor: Principal) -> tuple[_Statement, dict[str, Any]]:
     sql = _COMPLETE_SQL.format(
         item=_named(item_sql, list(item_params), named), hooks=_HOOKS_SQL, slugs=_SLUGS_SQL
     )
-    return _statement(sql), named
-
-
-@dataclass(frozen=True)
-class _Statement:
-    """A statement in PostgreSQL's own `$n` placeholders, with the parameter name
-    each stands for, and the names of the columns it returns once known."""
-
-    sql: str
-    names: tuple[str, ...]
-    columns: list[str]
-
-
-def _statement(sql: str) -> _Statement:
-    """`%(name)s` placeholders as `$n` (a name used twice is one `$n`): psycopg
-    would parse a statement this long again on every run."""
-    names: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        if match.group(1) is None:
-            return "%"
-        if match.group(1) not in names:
-            names.append(match.group(1))
-        return f"${names.index(match.group(1)) + 1}"
-
-    return _Statement(re.sub(r"%\((\w+)\)s|%%", number, sql), tuple(names), [])
-
-
-def _fetch(statement: _Statement, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Run a statement prepared on the server: planning these CTEs costs more than
-    running them, and a prepared statement is planned once per connection.
-
-    Django turns psycopg's preparing off (`prepare_threshold=None`, for poolers in
-    transaction mode), and then `prepare=True` is silently ignored; so the
-    connection is switched to prepare what asks for it, and Django's own queries,
-    which never ask, stay unprepared."""
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-    values = [params[name] for name in statement.names]
-    with connection.wrap_database_errors, psycopg.RawCursor(raw) as cursor:
-        cursor.execute(statement.sql, values, prepare=True)
-        if not statement.columns:
-            assert cursor.description is not None
-            # Threads may race here: each writes the same names.
-            statement.columns[:] = [column.name for column in cursor.description]
-        return [dict(zip(statement.columns, row, strict=True)) for row in cursor.fetchall()]
+    return prepared.statement(sql), named
 
 
 _ITEM_FIELDS = WorkItem._meta.concrete_fields
