@@ -6,20 +6,21 @@ BENCH_DATABASE_URL and migrates it first):
 1. Service level, in process (no HTTP): THREADS threads, each a worker with its
    own connection, loop `leases.work_item_claim` then `services.work_item_complete`
    (events, leases and capacity included) against ITEMS queued items spread over
-   QUEUES queues whose processes require skills and languages, for SECONDS or
-   until the backlog is empty. `cycles_per_s`, `pull_p99_ms` (the claim's latency
-   in the threads), `double_assignments` (items with more than one lease: must
-   be 0; nothing expires during the run).
+   QUEUES queues whose processes require skills and languages, for SECONDS (timed
+   once each has run WARM_UP_CYCLES) or until the backlog is empty.
+   `cycles_per_s`, `pull_p99_ms` (the claim's latency in the threads),
+   `double_assignments` (items with more than one lease: must be 0; nothing
+   expires during the run).
 2. The peer: procrastinate's own claim and finish functions
    (`procrastinate_fetch_job_v2`, one claim per call with SKIP LOCKED, and
    `procrastinate_finish_job_v1`) over as many no-op jobs in the same database
-   (its schema in a schema of its own), with the same threads and time budget.
+   (its schema in a schema of its own), with the same threads, warm-up and time budget.
    `peer_per_s`; `ratio_vs_peer` = cycles_per_s / peer_per_s. The peer runs
    without procrastinate's Python worker loop: that makes it faster, not slower.
 
 3. Over HTTP: HTTP_CLIENTS clients, each an agent with its own API key, against
-   gunicorn as the README's production section runs it; `--http-clients 0` skips
-   it (its keys are then null).
+   gunicorn as the README's production section runs it, timed after WARM_UP_CYCLES
+   each; `--http-clients 0` skips it (its keys are then null).
 
 Usage: `offload bench routing [--items N] [--threads N] [--seconds S]
 [--http-clients N] [--http-seconds S]`. The last line is one JSON object;
@@ -51,6 +52,9 @@ ITEMS = 50_000
 QUEUES = 20
 THREADS = 32
 HTTP_CLIENTS = 64
+# Untimed cycles each thread or client runs first: its connection, prepared
+# statements, kept key and routing context are made then, not in the timed window.
+WARM_UP_CYCLES = 5
 SECONDS = 30.0
 LANGUAGES = ["en", "de", "es", "pl"]
 
@@ -62,6 +66,26 @@ class World:
     item_ids: list[int]
     provider_id: int
     process_ids: list[int]
+
+
+@dataclass
+class Window:
+    """The timed window: it opens when every thread, warmed up, has reached the gate."""
+
+    seconds: float
+    start: float = 0.0
+    end: float = 0.0
+
+    def gate(self, threads: int) -> threading.Barrier:
+        """The gate the threads and the main thread meet at."""
+        return threading.Barrier(threads + 1, action=self._open)
+
+    def _open(self) -> None:
+        self.start = time.perf_counter()
+        self.end = self.start + self.seconds
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
 
 
 def world_create(run: str, items: int, threads: int) -> World:
@@ -155,8 +179,8 @@ def bench_service(world: World, seconds: float) -> tuple[float, float, int]:
     cycles = [0] * len(world.worker_ids)
     failures: list[BaseException] = []
     lock = threading.Lock()
-    start_gate = threading.Barrier(len(world.worker_ids) + 1)
-    deadline = [0.0]
+    window = Window(seconds)
+    start_gate = window.gate(len(world.worker_ids))
 
     def work(n: int) -> None:
         try:
@@ -164,8 +188,12 @@ def bench_service(world: World, seconds: float) -> tuple[float, float, int]:
             actor = visibility.principal_for_user(worker.user)
             assert actor is not None
             mine: list[float] = []
+            for _ in range(WARM_UP_CYCLES):
+                warm = leases.work_item_claim(actor=actor)
+                if warm is not None:
+                    services.work_item_complete(actor=actor, item=warm.item, outcome="resolved")
             start_gate.wait()
-            while time.perf_counter() < deadline[0]:
+            while time.perf_counter() < window.end:
                 t0 = time.perf_counter()
                 claim = leases.work_item_claim(actor=actor)
                 mine.append(time.perf_counter() - t0)
@@ -183,12 +211,10 @@ def bench_service(world: World, seconds: float) -> tuple[float, float, int]:
     threads = [threading.Thread(target=work, args=(n,)) for n in range(len(world.worker_ids))]
     for thread in threads:
         thread.start()
-    deadline[0] = time.perf_counter() + seconds
-    t0 = time.perf_counter()
     start_gate.wait()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - t0
+    elapsed = window.elapsed()
     if failures:
         raise failures[0]
     with connection.cursor() as cursor:
@@ -244,31 +270,41 @@ def bench_http(keys: list[str], seconds: float) -> tuple[float, float]:
     latencies: list[float] = []
     cycles = [0] * len(keys)
     lock = threading.Lock()
-    gate = threading.Barrier(len(keys) + 1)
-    deadline = [0.0]
+    window = Window(seconds)
+    gate = window.gate(len(keys))
 
     def client(n: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Bearer {keys[n]}", "Content-Type": "application/json"}
         mine: list[float] = []
 
-        def post(path: str, body: bytes) -> tuple[int, bytes]:
+        def post(path: str, body: bytes, timed: bool) -> tuple[int, bytes]:
             t0 = time.perf_counter()
             connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
-            mine.append(time.perf_counter() - t0)
+            if timed:
+                mine.append(time.perf_counter() - t0)
             return response.status, data
 
-        gate.wait()
-        while time.perf_counter() < deadline[0]:
-            status, data = post("/api/v1/work/next", b"{}")
+        def cycle(timed: bool) -> bool:
+            status, data = post("/api/v1/work/next", b"{}", timed)
             if status != 200:
-                break
+                return False
             item_id = json.loads(data)["item"]["id"]
-            done, _ = post(f"/api/v1/items/{item_id}/complete", b'{"outcome":"resolved"}')
-            if done == 200:
-                cycles[n] += 1
+            done, _ = post(f"/api/v1/items/{item_id}/complete", b'{"outcome":"resolved"}', timed)
+            return done == 200
+
+        for _ in range(WARM_UP_CYCLES):
+            cycle(timed=False)
+        # The server closes a connection idle past its keep-alive while the others
+        # warm up; the timed cycles open their own.
+        connection.close()
+        gate.wait()
+        while time.perf_counter() < window.end:
+            if not cycle(timed=True):
+                break
+            cycles[n] += 1
         connection.close()
         with lock:
             latencies.extend(mine)
@@ -277,12 +313,10 @@ def bench_http(keys: list[str], seconds: float) -> tuple[float, float]:
         threads = [threading.Thread(target=client, args=(n,)) for n in range(len(keys))]
         for thread in threads:
             thread.start()
-        deadline[0] = time.perf_counter() + seconds
-        t0 = time.perf_counter()
         gate.wait()
         for thread in threads:
             thread.join()
-        elapsed = time.perf_counter() - t0
+        elapsed = window.elapsed()
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -314,33 +348,37 @@ def bench_peer(jobs: int, threads: int, seconds: float) -> float:
         )
         conn.execute("ANALYZE procrastinate_jobs")
     done = [0] * threads
-    gate = threading.Barrier(threads + 1)
-    deadline = [0.0]
+    window = Window(seconds)
+    gate = window.gate(threads)
 
     def work(n: int) -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("SET search_path TO procrastinate_bench")
             worker_id = conn.execute("SELECT procrastinate_register_worker_v1()").fetchone()
             assert worker_id is not None
-            gate.wait()
-            while time.perf_counter() < deadline[0]:
+
+            def cycle() -> bool:
                 row = conn.execute(
                     "SELECT id FROM procrastinate_fetch_job_v2(NULL, %s)", [worker_id[0]]
                 ).fetchone()
                 if row is None or row[0] is None:
-                    break
+                    return False
                 conn.execute("SELECT procrastinate_finish_job_v1(%s, 'succeeded', false)", [row[0]])
+                return True
+
+            for _ in range(WARM_UP_CYCLES):
+                cycle()
+            gate.wait()
+            while time.perf_counter() < window.end and cycle():
                 done[n] += 1
 
     workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
     for thread in workers:
         thread.start()
-    deadline[0] = time.perf_counter() + seconds
-    t0 = time.perf_counter()
     gate.wait()
     for thread in workers:
         thread.join()
-    return sum(done) / (time.perf_counter() - t0)
+    return sum(done) / window.elapsed()
 
 
 def main(argv: list[str] | None = None) -> None:
