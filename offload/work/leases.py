@@ -160,6 +160,8 @@ class RoutingContext:
     grants: tuple[Grant, ...]
     # Each granted queue's channel (its process's), which the stamp covers.
     queue_channels: Mapping[int, str]
+    # All its grants as the claim statement's parameters.
+    arrays: pgcycle.GrantArrays
     # Some of its processes have an SLA policy: their items' clocks follow the
     # cycle's events, so its statements run in a transaction (pgcycle's `alone`).
     clocked: bool = True
@@ -195,13 +197,16 @@ def _context_keep(actor: Principal, worker: Worker) -> RoutingContext | None:
         return None
     processes = list(worker.processes.all())
     process_ids = tuple(sorted(p.pk for p in processes))
+    grants = tuple(worker_grants(worker, capacity_free=False))
+    queue_channels = {p.queue_id: p.channel for p in policies_for(worker)}
     context = RoutingContext(
         worker_id=worker.pk,
         user_id=worker.user_id,
         stamp=pgcycle.routing_stamp(worker.pk, process_ids),
         process_ids=process_ids,
-        grants=tuple(worker_grants(worker, capacity_free=False)),
-        queue_channels={p.queue_id: p.channel for p in policies_for(worker)},
+        grants=grants,
+        queue_channels=queue_channels,
+        arrays=pgcycle.grant_arrays(grants, queue_channels, process_ids),
         clocked=any(p.sla_policy_id is not None for p in processes),
     )
     _contexts[(actor.user.pk, actor.organisation.pk)] = context
@@ -352,14 +357,17 @@ def _claim_sql(
     grants = [g for g in context.grants if queue is None or g.queue_id == queue.pk]
     if not grants:
         return None
+    arrays = (
+        context.arrays
+        if queue is None
+        else pgcycle.grant_arrays(grants, context.queue_channels, context.process_ids)
+    )
     got = pgcycle.claim(
         actor=actor,
         worker_id=context.worker_id,
         user_id=context.user_id,
         stamp=context.stamp,
-        process_ids=context.process_ids,
-        grants=grants,
-        queue_channels=context.queue_channels,
+        arrays=arrays,
         ordering=_ordering(queue),
         per_grant=per_grant,
         now=now,

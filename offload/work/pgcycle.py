@@ -208,15 +208,54 @@ class ClaimOutcome:
     needs_transaction: bool = False
 
 
+@dataclass(frozen=True)
+class GrantArrays:
+    """A worker's grants as the claim statement's array parameters, in PostgreSQL's
+    text form: made once per routing context, not dumped again on every pull."""
+
+    processes: str
+    queues: str
+    languages: str
+    waits: str
+    channels: str
+
+
+def grant_arrays(
+    grants: Sequence[Grant], queue_channels: Mapping[int, str], process_ids: Sequence[int]
+) -> GrantArrays:
+    """One read per queue and wait: the grants' languages together."""
+    by_wait: dict[tuple[int, float], set[str]] = {}
+    for grant in grants:
+        languages = by_wait.setdefault((grant.queue_id, float(min(grant.min_wait_s, 10**9))), set())
+        languages.add(grant.language)
+    for languages in by_wait.values():
+        if ANY_LANGUAGE in languages:
+            languages.intersection_update({ANY_LANGUAGE})
+    return GrantArrays(
+        processes=_array(list(process_ids)),
+        queues=_array([queue_id for queue_id, _ in by_wait]),
+        languages=_array([",".join(sorted(languages)) for languages in by_wait.values()]),
+        waits=_array([wait for _, wait in by_wait]),
+        channels=_array([queue_channels[queue_id] for queue_id, _ in by_wait]),
+    )
+
+
+def _array(values: Sequence[int | float | str]) -> str:
+    def element(value: int | float | str) -> str:
+        if isinstance(value, str):
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return repr(value)
+
+    return "{" + ",".join(element(value) for value in values) + "}"
+
+
 def claim(
     *,
     actor: Principal,
     worker_id: int,
     user_id: int,
     stamp: str,
-    process_ids: Sequence[int],
-    grants: Sequence[Grant],
-    queue_channels: Mapping[int, str],
+    arrays: GrantArrays,
     ordering: Sequence[str],
     per_grant: int | None,
     now: datetime,
@@ -225,23 +264,15 @@ def claim(
     """Pick, lock and assign the best item the grants allow. `per_grant` bounds the
     candidates read from each grant's backlog (None: all of them, exact). `alone`:
     the statement is its own transaction (see the module's docstring)."""
-    # One read per queue and wait: the grants' languages together.
-    by_wait: dict[tuple[int, float], set[str]] = {}
-    for grant in grants:
-        languages = by_wait.setdefault((grant.queue_id, float(min(grant.min_wait_s, 10**9))), set())
-        languages.add(grant.language)
-    for languages in by_wait.values():
-        if ANY_LANGUAGE in languages:
-            languages.intersection_update({ANY_LANGUAGE})
     params: dict[str, Any] = {
         "stamp": stamp,
-        "processes": list(process_ids),
+        "processes": arrays.processes,
         "worker": worker_id,
         "user": user_id,
-        "g_queue": [queue_id for queue_id, _ in by_wait],
-        "g_langs": [",".join(sorted(languages)) for languages in by_wait.values()],
-        "g_wait": [wait for _, wait in by_wait],
-        "g_channel": [queue_channels[queue_id] for queue_id, _ in by_wait],
+        "g_queue": arrays.queues,
+        "g_langs": arrays.languages,
+        "g_wait": arrays.waits,
+        "g_channel": arrays.channels,
         "per_grant": per_grant,
         "now": now,
         "api_key": actor.api_key.pk if actor.api_key else None,

@@ -15,6 +15,7 @@ from offload.tenancy.tests.factories import make_api_key
 from offload.tenancy.visibility import Principal
 from offload.work import leases, pgcycle, services, webhooks
 from offload.work.models import Assignment, Queue, WebhookDelivery, WorkItem, WorkItemEvent
+from offload.work.routing import Grant
 from offload.work.tests.factories import make_item, make_process
 from offload.workers import services as worker_services
 from offload.workers.models import Worker, WorkerChannel
@@ -456,3 +457,18 @@ def test_over_the_api_a_cycle_is_its_prepared_statements_alone(client):
         "completed",
     )
     assert (pull_reads, complete_reads) == (0, 0)
+
+
+def test_the_grants_reach_the_statement_as_given():
+    # given: grants whose languages need quoting in PostgreSQL's array text form
+    grants = [Grant(7, 'a"b\\c', 1.5), Grant(7, "en", 1.5), Grant(9, "*", 0)]
+    # when
+    arrays = pgcycle.grant_arrays(grants, {7: "chat", 9: "voice"}, [3, 4])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::bigint[], %s::text[], %s::float8[], %s::text[], %s::bigint[]",
+            [arrays.queues, arrays.languages, arrays.waits, arrays.channels, arrays.processes],
+        )
+        found = cursor.fetchone()
+    # then: one read per queue and wait, its languages together
+    assert found == ([7, 9], ['a"b\\c,en', "*"], [1.5, 0.0], ["chat", "voice"], [3, 4])
