@@ -243,7 +243,8 @@ def http_keys(world: World, clients: int) -> list[str]:
 
 
 def gunicorn_start(log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """The production setup of the README: gunicorn, 4 processes of 8 threads."""
+    """The production setup of the README: gunicorn, the cores plus one processes
+    of 8 threads."""
     port = free_port()
     env = {
         **os.environ,
@@ -255,7 +256,8 @@ def gunicorn_start(log: Path) -> tuple[subprocess.Popen[bytes], int]:
     }
     command = [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--workers", "4", "--threads", "8", "--worker-class", "gthread",
+        "--workers", str((os.cpu_count() or 1) + 1), "--threads", "8",
+        "--worker-class", "gthread",
         "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
     ]  # fmt: skip
     with log.open("wb") as out:
