@@ -130,6 +130,13 @@ class WorkItem(TenantOwned):
                 name="item_queue_backlog",
                 condition=Q(status__in=["queued", "escalated"]),
             ),
+            # The same per language: a worker's pull steps over no other language's
+            # items. Written only while an item is queued, as the one above.
+            models.Index(
+                fields=["queue", "language", "priority", "due_at", "created_at", "id"],
+                name="item_queue_language_backlog",
+                condition=Q(status__in=["queued", "escalated"]),
+            ),
             models.Index(fields=["provider", "status"], name="item_provider_status"),
             # The pull's order across queues (offload.work.leases): read in order,
             # stopping at the first eligible row that is not locked.

@@ -82,28 +82,28 @@ open_channels AS (
     SELECT wc.channel FROM workers_workerchannel wc
     WHERE wc.worker_id = %(worker)s AND wc.load < wc.capacity
 ),
-g(queue_id, languages, min_wait, channel) AS (
-    SELECT * FROM unnest(%(g_queue)s::bigint[], %(g_langs)s::text[], %(g_wait)s::float8[],
-                         %(g_channel)s::text[])
+g(queue_id, min_wait, channel, {slot_columns}) AS (
+    -- A grant's languages in slots l1..lN (NULL past its own); '*' alone in l1.
+    SELECT * FROM unnest(%(g_queue)s::bigint[], %(g_wait)s::float8[], %(g_channel)s::text[],
+                         {slot_arrays})
 ),
 open_grants AS (
     -- The grants of queues whose channel has capacity left; nothing if the gate is shut.
-    SELECT g.queue_id, string_to_array(g.languages, ',') AS languages, g.min_wait FROM g
+    SELECT g.* FROM g
     WHERE g.channel IN (SELECT channel FROM open_channels)
       AND EXISTS (SELECT 1 FROM gate WHERE fresh AND is_active AND presence = 'available')
 ),
 cand AS (
-    -- The head of each grant's backlog in the pull's order: read from the partial
-    -- index on (queue, priority, due_at, created_at, id) for the default order, sorted
-    -- for a queue ordered otherwise. '*' stands for every language.
-    SELECT c.* FROM open_grants g CROSS JOIN LATERAL (
-        SELECT i.id, i.priority, i.due_at, i.created_at
-        FROM work_workitem i
-        WHERE i.queue_id = g.queue_id
-          AND i.status IN ('queued', 'escalated')
-          AND (i.language = ANY(g.languages) OR g.languages = ARRAY['*'])
-          AND COALESCE(i.queued_at, i.created_at) <= %(now)s - g.min_wait * interval '1 second'
-        ORDER BY {ordering}, i.id
+    -- The head of each grant's backlog in the pull's order. Each of its languages is
+    -- read from the partial index on (queue, language, priority, due_at, created_at,
+    -- id), so no other language's items are stepped over, and the heads merged; '*'
+    -- (every language) from the one on (queue, priority, due_at, created_at, id).
+    -- Sorted instead for a queue ordered otherwise.
+    SELECT c.id FROM open_grants g CROSS JOIN LATERAL (
+        SELECT h.id FROM (
+{branches}
+        ) h
+        ORDER BY {merged}, h.id
         LIMIT %(per_grant)s
     ) c
 ),
@@ -215,15 +215,18 @@ class GrantArrays:
 
     processes: str
     queues: str
-    languages: str
+    languages: tuple[str, ...]  # one array per slot: each grant's n-th language
     waits: str
     channels: str
+    slots: int  # the most languages of one queue and wait
+    any_language: bool  # some grant is for items of every language
 
 
 def grant_arrays(
     grants: Sequence[Grant], queue_channels: Mapping[int, str], process_ids: Sequence[int]
 ) -> GrantArrays:
-    """One read per queue and wait: the grants' languages together."""
+    """One read per queue and wait: the grants' languages together ('*', every
+    language, alone when granted)."""
     by_wait: dict[tuple[int, float], set[str]] = {}
     for grant in grants:
         languages = by_wait.setdefault((grant.queue_id, float(min(grant.min_wait_s, 10**9))), set())
@@ -231,17 +234,26 @@ def grant_arrays(
     for languages in by_wait.values():
         if ANY_LANGUAGE in languages:
             languages.intersection_update({ANY_LANGUAGE})
+    in_order = [sorted(languages) for languages in by_wait.values()]
+    slots = max((len(ordered) for ordered in in_order), default=1)
     return GrantArrays(
         processes=_array(list(process_ids)),
         queues=_array([queue_id for queue_id, _ in by_wait]),
-        languages=_array([",".join(sorted(languages)) for languages in by_wait.values()]),
+        languages=tuple(
+            _array([ordered[slot] if slot < len(ordered) else None for ordered in in_order])
+            for slot in range(slots)
+        ),
         waits=_array([wait for _, wait in by_wait]),
         channels=_array([queue_channels[queue_id] for queue_id, _ in by_wait]),
+        slots=slots,
+        any_language=any(ordered == [ANY_LANGUAGE] for ordered in in_order),
     )
 
 
-def _array(values: Sequence[int | float | str]) -> str:
-    def element(value: int | float | str) -> str:
+def _array(values: Sequence[int | float | str | None]) -> str:
+    def element(value: int | float | str | None) -> str:
+        if value is None:
+            return "NULL"
         if isinstance(value, str):
             return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
         return repr(value)
@@ -270,7 +282,7 @@ def claim(
         "worker": worker_id,
         "user": user_id,
         "g_queue": arrays.queues,
-        "g_langs": arrays.languages,
+        **{f"g_l{slot}": column for slot, column in enumerate(arrays.languages, start=1)},
         "g_wait": arrays.waits,
         "g_channel": arrays.channels,
         "per_grant": per_grant,
@@ -280,7 +292,9 @@ def claim(
         "event_type": '["assigned"]',
         "alone": alone,
     }
-    row = prepared.fetch(_claim_statement(tuple(ordering)), params)[0]
+    row = prepared.fetch(
+        _claim_statement(tuple(ordering), arrays.slots, arrays.any_language), params
+    )[0]
     if row["id"] is None:
         if alone and row["has_clocks"]:
             return ClaimOutcome(None, None, decided=False, needs_transaction=True)
@@ -303,11 +317,43 @@ def claim(
     return ClaimOutcome(item, lease, decided=True, has_clocks=bool(row["has_clocks"]))
 
 
+# One branch of a grant's backlog read: its language in slot {slot}, or '*'.
+_HEAD_SQL = """
+            (SELECT i.id, i.priority, i.due_at, i.created_at
+             FROM work_workitem i
+             WHERE i.queue_id = g.queue_id AND {language}
+               AND i.status IN ('queued', 'escalated')
+               AND COALESCE(i.queued_at, i.created_at)
+                   <= %(now)s - g.min_wait * interval '1 second'
+             ORDER BY {ordering}, i.id
+             LIMIT %(per_grant)s)"""
+
+
 @functools.cache
-def _claim_statement(ordering: tuple[str, ...]) -> prepared.Statement:
+def _claim_statement(
+    ordering: tuple[str, ...], slots: int, any_language: bool
+) -> prepared.Statement:
+    """The claim for this ordering and a worker whose grants have at most `slots`
+    languages per queue (a slot past a grant's languages is NULL and reads nothing),
+    reading the backlog of every language only for a worker granted it ('*')."""
     order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
+    languages = [f"i.language = g.l{slot} AND g.l1 <> '*'" for slot in range(1, slots + 1)]
+    if any_language:
+        languages.append("g.l1 = '*'")
+    branches = "\n            UNION ALL".join(
+        _HEAD_SQL.format(language=language, ordering=order) for language in languages
+    )
     return prepared.statement(
-        _CLAIM_SQL.format(ordering=order, hooks=_HOOKS_SQL, stamp=_STAMP_SQL, slugs=_SLUGS_SQL)
+        _CLAIM_SQL.format(
+            slot_columns=", ".join(f"l{slot}" for slot in range(1, slots + 1)),
+            slot_arrays=", ".join(f"%(g_l{slot})s::text[]" for slot in range(1, slots + 1)),
+            branches=branches,
+            merged=order.replace("i.", "h."),
+            ordering=order,
+            hooks=_HOOKS_SQL,
+            stamp=_STAMP_SQL,
+            slugs=_SLUGS_SQL,
+        )
     )
 
 

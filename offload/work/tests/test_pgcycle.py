@@ -461,14 +461,24 @@ def test_over_the_api_a_cycle_is_its_prepared_statements_alone(client):
 
 def test_the_grants_reach_the_statement_as_given():
     # given: grants whose languages need quoting in PostgreSQL's array text form
-    grants = [Grant(7, 'a"b\\c', 1.5), Grant(7, "en", 1.5), Grant(9, "*", 0)]
+    grants = [Grant(7, 'a"b\\c', 1.5), Grant(7, "en", 1.5), Grant(9, "*", 0), Grant(9, "", 0)]
     # when
     arrays = pgcycle.grant_arrays(grants, {7: "chat", 9: "voice"}, [3, 4])
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT %s::bigint[], %s::text[], %s::float8[], %s::text[], %s::bigint[]",
-            [arrays.queues, arrays.languages, arrays.waits, arrays.channels, arrays.processes],
+            "SELECT %s::bigint[], %s::text[], %s::text[], %s::float8[], %s::text[], %s::bigint[]",
+            [arrays.queues, *arrays.languages, arrays.waits, arrays.channels, arrays.processes],
         )
         found = cursor.fetchone()
-    # then: one read per queue and wait, its languages together
-    assert found == ([7, 9], ['a"b\\c,en', "*"], [1.5, 0.0], ["chat", "voice"], [3, 4])
+    # then: one read per queue and wait, its languages in slots ('*' alone)
+    assert found == (
+        [7, 9],
+        ['a"b\\c', "*"],
+        ["en", None],
+        [1.5, 0.0],
+        ["chat", "voice"],
+        [3, 4],
+    )
+    assert arrays.slots == 2
+    assert arrays.any_language
+    assert not pgcycle.grant_arrays([Grant(7, "en", 0)], {7: "chat"}, [3]).any_language
