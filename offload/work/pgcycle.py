@@ -202,10 +202,13 @@ class ClaimOutcome:
     item: WorkItem | None
     lease: Assignment | None
     decided: bool
-    # The item has SLA clocks: they must follow the `assigned` event.
+    # The item has SLA clocks: they must follow the `assigned` event. Without an
+    # item: run alone, it picked one with clocks and wrote nothing.
     has_clocks: bool = False
-    # Run alone, it picked an item with clocks and wrote nothing.
-    needs_transaction: bool = False
+
+    @property
+    def needs_transaction(self) -> bool:
+        return self.item is None and self.has_clocks
 
 
 @dataclass(frozen=True)
@@ -297,7 +300,7 @@ def claim(
     )[0]
     if row["id"] is None:
         if alone and row["has_clocks"]:
-            return ClaimOutcome(None, None, decided=False, needs_transaction=True)
+            return ClaimOutcome(None, None, decided=False, has_clocks=True)
         usable = row["gate_fresh"] and row["gate_active"] and row["gate_presence"] == "available"
         return ClaimOutcome(None, None, decided=bool(usable) and row["gate_candidates"] == 0)
     item = _item(row)
