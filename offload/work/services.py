@@ -400,14 +400,24 @@ def work_item_complete_held(
 ) -> WorkItem:
     """work_item_complete by the item's id, as the API receives it. The holder's
     common case reads nothing first (the statement reads the item as the caller may
-    see it); anything else reads the item so (404 when it may not) and takes the
-    general path."""
-    data = _completion_checked(actor, outcome, result, handle_seconds)
-    done = _complete_in_one_statement(actor, item_id, outcome, result or {}, data)
-    if done is not None:
-        return done
+    see it); anything else reads the item so first (a 404 before any other answer,
+    as for every item action) and takes work_item_complete."""
+    if (
+        connection.vendor == "postgresql"
+        and actor.user is not None
+        and not actor.is_client
+        and visibility.allowed(actor, "work_item.act")
+    ):
+        data = _completion_checked(actor, outcome, result, handle_seconds)
+        done = _complete_in_one_statement(actor, item_id, outcome, result or {}, data)
+        if done is not None:
+            return done
+        item = visibility.get_visible(actor, WorkItem.objects.all(), pk=item_id)
+        return _complete(actor, item, outcome, result or {}, data)
     item = visibility.get_visible(actor, WorkItem.objects.all(), pk=item_id)
-    return _complete(actor, item, outcome, result or {}, data)
+    return work_item_complete(
+        actor=actor, item=item, outcome=outcome, result=result, handle_seconds=handle_seconds
+    )
 
 
 def _completion_checked(

@@ -987,8 +987,9 @@ def test_sla_policy_versions_query_count_does_not_grow_with_versions(world):
         current = services.sla_policy_revise(actor=None, policy=current, name=f"v{n + 3}")
     # when
     with_six = queries_for(6)
-    # then: the key, its user's roles, the policy, the versions, their targets, the trail
-    assert with_two == with_six == 6
+    # then: the key's rows (its principal is kept; on PostgreSQL a prepared read,
+    # which Django's log omits), the policy, the versions, their targets, the trail
+    assert with_two == with_six == (4 if connection.vendor == "postgresql" else 5)
 
 
 def test_sla_policy_create_by_finance_is_forbidden(world):
