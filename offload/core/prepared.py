@@ -33,11 +33,13 @@ def connection_created(sender: object, connection: BaseDatabaseWrapper, **kwargs
 @dataclass(frozen=True)
 class Statement:
     """A statement in PostgreSQL's own `$n` placeholders, with the parameter name
-    each stands for, and the names of the columns it returns once known."""
+    each stands for, and the names of the columns it returns once known; `source`
+    is as written (`%(name)s`), which other databases run unprepared."""
 
     sql: str
     names: tuple[str, ...]
     columns: list[str]
+    source: str
 
 
 def statement(sql: str) -> Statement:
@@ -52,17 +54,23 @@ def statement(sql: str) -> Statement:
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    return Statement(re.sub(r"%\((\w+)\)s|%%", number, sql), tuple(names), [])
+    return Statement(re.sub(r"%\((\w+)\)s|%%", number, sql), tuple(names), [], sql)
 
 
 def fetch(statement: Statement, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Run a statement prepared on the server; its rows as dicts by column name."""
+    """Run a statement prepared on the server (PostgreSQL only); its rows as dicts by
+    column name."""
     found = rows(statement, params)
     return [dict(zip(statement.columns, row, strict=True)) for row in found]
 
 
 def rows(statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """Run a statement prepared on the server; its rows as tuples."""
+    """Run a statement prepared on the server; its rows as tuples. Elsewhere (SQLite)
+    there is nothing to prepare: it runs as written."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as plain:
+            plain.execute(statement.source, params)
+            return [tuple(row) for row in plain.fetchall()]
     connection.ensure_connection()
     values = [params[name] for name in statement.names]
     with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:

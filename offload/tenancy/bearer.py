@@ -82,21 +82,12 @@ def _copied(principal: Principal) -> Principal:
 
 
 def _rows(digest: str) -> tuple[tuple[object, ...], ...]:
-    if connection.vendor == "postgresql":
-        # Prepared: planning this join costs PostgreSQL more than running it.
-        return tuple(prepared.rows(_prepared_rows(), {"digest": digest}))
-    with connection.cursor() as cursor:
-        cursor.execute(_rows_sql(), {"digest": digest})
-        return tuple(tuple(row) for row in cursor.fetchall())
+    # Prepared: planning this join costs PostgreSQL more than running it.
+    return tuple(prepared.rows(_rows_statement(), {"digest": digest}))
 
 
 @cache
-def _prepared_rows() -> prepared.Statement:
-    return prepared.statement(_rows_sql())
-
-
-@cache
-def _rows_sql() -> str:
+def _rows_statement() -> prepared.Statement:
     """The key's row with its organisation's, its user's and each of the user's
     memberships in that organisation: one row per membership (at least one)."""
     quote = connection.ops.quote_name
@@ -114,7 +105,7 @@ def _rows_sql() -> str:
         *columns(User, "u"),
         *columns(Membership, "m"),
     ]
-    return (
+    return prepared.statement(
         f"SELECT {', '.join(selected)} "  # noqa: S608 (table and column names only)
         f"FROM {quote(ApiKey._meta.db_table)} k "
         f"JOIN {quote(Organisation._meta.db_table)} o ON o.id = k.organisation_id "

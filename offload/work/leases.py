@@ -18,6 +18,7 @@ given back when it ends (or when wrap-up ends, for agents).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -160,11 +161,14 @@ class RoutingContext:
     grants: tuple[Grant, ...]
     # Each granted queue's channel (its process's), which the stamp covers.
     queue_channels: Mapping[int, str]
-    # All its grants as the claim statement's parameters.
-    arrays: pgcycle.GrantArrays
     # Some of its processes have an SLA policy: their items' clocks follow the
     # cycle's events, so its statements run in a transaction (pgcycle's `alone`).
     clocked: bool = True
+
+    @functools.cached_property
+    def arrays(self) -> pgcycle.GrantArrays:
+        """All its grants as the claim statement's parameters, made once."""
+        return pgcycle.grant_arrays(self.grants, self.queue_channels, self.process_ids)
 
 
 _contexts: dict[tuple[int, int], RoutingContext] = {}
@@ -197,16 +201,13 @@ def _context_keep(actor: Principal, worker: Worker) -> RoutingContext | None:
         return None
     processes = list(worker.processes.all())
     process_ids = tuple(sorted(p.pk for p in processes))
-    grants = tuple(worker_grants(worker, capacity_free=False))
-    queue_channels = {p.queue_id: p.channel for p in policies_for(worker)}
     context = RoutingContext(
         worker_id=worker.pk,
         user_id=worker.user_id,
         stamp=pgcycle.routing_stamp(worker.pk, process_ids),
         process_ids=process_ids,
-        grants=grants,
-        queue_channels=queue_channels,
-        arrays=pgcycle.grant_arrays(grants, queue_channels, process_ids),
+        grants=tuple(worker_grants(worker, capacity_free=False)),
+        queue_channels={p.queue_id: p.channel for p in policies_for(worker)},
         clocked=any(p.sla_policy_id is not None for p in processes),
     )
     _contexts[(actor.user.pk, actor.organisation.pk)] = context

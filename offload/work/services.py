@@ -402,22 +402,16 @@ def work_item_complete_held(
     common case reads nothing first (the statement reads the item as the caller may
     see it); anything else reads the item so first (a 404 before any other answer,
     as for every item action) and takes work_item_complete."""
-    if (
-        connection.vendor == "postgresql"
-        and actor.user is not None
-        and not actor.is_client
-        and visibility.allowed(actor, "work_item.act")
-    ):
+    data = None
+    if _one_statement_open(actor):
         data = _completion_checked(actor, outcome, result, handle_seconds)
         done = _complete_in_one_statement(actor, item_id, outcome, result or {}, data)
         if done is not None:
             return done
-        item = visibility.get_visible(actor, WorkItem.objects.all(), pk=item_id)
-        return _complete(actor, item, outcome, result or {}, data)
     item = visibility.get_visible(actor, WorkItem.objects.all(), pk=item_id)
-    return work_item_complete(
-        actor=actor, item=item, outcome=outcome, result=result, handle_seconds=handle_seconds
-    )
+    if data is None:
+        data = _completion_checked(actor, outcome, result, handle_seconds)
+    return _complete(actor, item, outcome, result or {}, data)
 
 
 def _completion_checked(
@@ -451,6 +445,18 @@ def _completion_checked(
     return data
 
 
+def _one_statement_open(actor: Principal | None) -> bool:
+    """pgcycle's complete can apply: on PostgreSQL, to a provider's user who may act
+    on items (a worker holding one)."""
+    return (
+        connection.vendor == "postgresql"
+        and actor is not None
+        and actor.user is not None
+        and not actor.is_client
+        and visibility.allowed(actor, "work_item.act")
+    )
+
+
 def _complete_in_one_statement(
     actor: Principal | None,
     item_id: int,
@@ -458,10 +464,11 @@ def _complete_in_one_statement(
     result: Mapping[str, Any],
     data: Mapping[str, Any],
 ) -> WorkItem | None:
-    """The item completed by pgcycle's statement, or None: not PostgreSQL, not a
-    user's principal, or not the holder's common case (nothing was written)."""
-    if connection.vendor != "postgresql" or actor is None or actor.user is None:
+    """The item completed by pgcycle's statement, or None: the statement path is not
+    open to the actor, or this is not the holder's common case (nothing written)."""
+    if not _one_statement_open(actor):
         return None
+    assert actor is not None
     now = timezone.now()
     statement = functools.partial(
         pgcycle.complete,
