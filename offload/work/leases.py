@@ -156,6 +156,7 @@ class RoutingContext:
 
     worker_id: int
     user_id: int
+    provider_id: int  # the worker's: its pulls read this provider's backlog
     stamp: str  # pgcycle.routing_stamp: the claim statement refuses a stale context
     process_ids: tuple[int, ...]
     grants: tuple[Grant, ...]
@@ -204,6 +205,7 @@ def _context_keep(actor: Principal, worker: Worker) -> RoutingContext | None:
     context = RoutingContext(
         worker_id=worker.pk,
         user_id=worker.user_id,
+        provider_id=worker.provider_id,
         stamp=pgcycle.routing_stamp(worker.pk, process_ids),
         process_ids=process_ids,
         grants=tuple(worker_grants(worker, capacity_free=False)),
@@ -367,6 +369,7 @@ def _claim_sql(
         actor=actor,
         worker_id=context.worker_id,
         user_id=context.user_id,
+        provider_id=context.provider_id,
         stamp=context.stamp,
         arrays=arrays,
         ordering=_ordering(queue),

@@ -138,6 +138,13 @@ class WorkItem(TenantOwned):
                 condition=Q(status__in=["queued", "escalated"]),
             ),
             models.Index(fields=["provider", "status"], name="item_provider_status"),
+            # A provider's backlog in the pull's order: a pull reads its head first
+            # (offload.work.pgcycle). Written only while an item is queued.
+            models.Index(
+                fields=["provider", "priority", "due_at", "created_at", "id"],
+                name="item_provider_backlog",
+                condition=Q(status__in=["queued", "escalated"]),
+            ),
             # The pull's order across queues (offload.work.leases): read in order,
             # stopping at the first eligible row that is not locked.
             models.Index(

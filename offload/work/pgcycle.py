@@ -37,6 +37,14 @@ from offload.tenancy.visibility import Principal
 from offload.work.models import Assignment, WorkItem
 from offload.work.routing import ANY_LANGUAGE, Grant
 
+# The provider's backlog rows a pull reads first, in the pull's order (see
+# _PROVIDER_HEAD_SQL): enough that 32 workers racing for the same head, each
+# speaking some of its languages, still find one of theirs unlocked.
+HEAD_ROWS = 64
+
+# The order of the provider's backlog index (item_provider_backlog).
+_PROVIDER_ORDER = ("priority", "due_at", "created_at")
+
 # Candidates read per grant before the one to lock is chosen: enough that 32
 # workers racing for the same head of a queue still find one unlocked.
 CANDIDATES_PER_GRANT = 3
@@ -93,29 +101,7 @@ open_grants AS (
     WHERE g.channel IN (SELECT channel FROM open_channels)
       AND EXISTS (SELECT 1 FROM gate WHERE fresh AND is_active AND presence = 'available')
 ),
-cand AS (
-    -- The head of each grant's backlog in the pull's order. Each of its languages is
-    -- read from the partial index on (queue, language, priority, due_at, created_at,
-    -- id), so no other language's items are stepped over, and the heads merged; '*'
-    -- (every language) from the one on (queue, priority, due_at, created_at, id).
-    -- Sorted instead for a queue ordered otherwise.
-    SELECT c.id FROM open_grants g CROSS JOIN LATERAL (
-        SELECT h.id FROM (
-{branches}
-        ) h
-        ORDER BY {merged}, h.id
-        LIMIT %(per_grant)s
-    ) c
-),
-picked AS (
-    SELECT i.id, i.channel, i.client_id, i.provider_id, i.queue_id, i.status
-    FROM work_workitem i
-    WHERE i.id = ANY(ARRAY(SELECT id FROM cand))
-      AND i.status IN ('queued', 'escalated')
-    ORDER BY {ordering}, i.id
-    LIMIT 1
-    FOR UPDATE OF i SKIP LOCKED
-),
+{picking}
 clocked AS (
     SELECT EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id IN (SELECT id FROM picked))
         AS yes
@@ -168,7 +154,7 @@ busy AS (
 SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until, {slugs},
        (SELECT yes FROM clocked) AS has_clocks,
        gate.fresh AS gate_fresh, gate.presence AS gate_presence,
-       gate.is_active AS gate_active, (SELECT count(*) FROM cand) AS gate_candidates
+       gate.is_active AS gate_active, {candidates} AS gate_candidates
 FROM gate
 LEFT JOIN (upd u JOIN lease l ON l.item_id = u.id) ON true
 """
@@ -178,6 +164,65 @@ _SLUGS_SQL = """
     (SELECT p.slug FROM contracts_process p WHERE p.id = u.process_id) AS process_slug,
     (SELECT q.slug FROM work_queue q WHERE q.id = u.queue_id) AS queue_slug
 """
+
+# Each grant's own backlog head: the pull's candidates when the provider's head has
+# none this worker may take (or all of them are taken), or when the queue orders
+# otherwise. {when} is that condition.
+_GRANT_HEADS_SQL = """
+cand AS (
+    -- The head of each grant's backlog in the pull's order. Each of its languages is
+    -- read from the partial index on (queue, language, priority, due_at, created_at,
+    -- id), so no other language's items are stepped over, and the heads merged; '*'
+    -- (every language) from the one on (queue, priority, due_at, created_at, id).
+    -- Sorted instead for a queue ordered otherwise.
+    SELECT c.id FROM open_grants g CROSS JOIN LATERAL (
+        SELECT h.id FROM (
+{branches}
+        ) h
+        ORDER BY {merged}, h.id
+        LIMIT %(per_grant)s
+    ) c
+    WHERE {when}
+),"""
+
+# Lock the best of {source}'s candidates that no one else holds.
+_LOCK_SQL = """
+    SELECT i.id, i.channel, i.client_id, i.provider_id, i.queue_id, i.status
+    FROM work_workitem i
+    WHERE i.id = ANY(ARRAY(SELECT id FROM {source}))
+      AND i.status IN ('queued', 'escalated')
+    ORDER BY {ordering}, i.id
+    LIMIT 1
+    FOR UPDATE OF i SKIP LOCKED"""
+
+# In the pull's own order, the provider's backlog is read first: its first
+# HEAD_ROWS items, whoever's, of which the worker's grants keep theirs. When one of
+# those is the worker's to take, it is the best the worker may take: every item it
+# may take outside the head comes later in the same order. Only when none is (the
+# head is other teams', languages', or all taken) are the grants' own heads read,
+# so a pull costs one short read in the common case and stays bounded in the other.
+_PROVIDER_HEAD_SQL = """
+head AS (
+    SELECT i.id, i.queue_id, i.language, COALESCE(i.queued_at, i.created_at) AS since
+    FROM work_workitem i
+    WHERE i.provider_id = %(provider)s AND i.status IN ('queued', 'escalated')
+    ORDER BY {ordering}, i.id
+    LIMIT %(head_rows)s
+),
+head_cand AS (
+    SELECT h.id FROM head h JOIN open_grants g ON g.queue_id = h.queue_id
+    WHERE (g.l1 = '*' OR h.language IN ({slot_columns}))
+      AND h.since <= %(now)s - g.min_wait * interval '1 second'
+),
+picked_head AS ({lock_head}
+),
+{grant_heads}
+picked_rest AS ({lock_rest}
+),
+picked AS (
+    SELECT * FROM picked_head UNION ALL SELECT * FROM picked_rest
+),"""
+
 
 # The webhook outbox row of each subscribed endpoint, written with the event `ev`.
 _HOOKS_SQL = """
@@ -269,6 +314,7 @@ def claim(
     actor: Principal,
     worker_id: int,
     user_id: int,
+    provider_id: int,
     stamp: str,
     arrays: GrantArrays,
     ordering: Sequence[str],
@@ -276,8 +322,9 @@ def claim(
     now: datetime,
     alone: bool = False,
 ) -> ClaimOutcome:
-    """Pick, lock and assign the best item the grants allow. `per_grant` bounds the
-    candidates read from each grant's backlog (None: all of them, exact). `alone`:
+    """Pick, lock and assign the best item the grants allow, of the worker's
+    provider. `per_grant` bounds the candidates read from each grant's backlog
+    (None: all of them, exact). `alone`:
     the statement is its own transaction (see the module's docstring)."""
     params: dict[str, Any] = {
         "stamp": stamp,
@@ -289,6 +336,8 @@ def claim(
         "g_wait": arrays.waits,
         "g_channel": arrays.channels,
         "per_grant": per_grant,
+        "provider": provider_id,
+        "head_rows": HEAD_ROWS,
         "now": now,
         "api_key": actor.api_key.pk if actor.api_key else None,
         "label": actor.label,
@@ -346,13 +395,33 @@ def _claim_statement(
     branches = "\n            UNION ALL".join(
         _HEAD_SQL.format(language=language, ordering=order) for language in languages
     )
+    slot_columns = ", ".join(f"l{slot}" for slot in range(1, slots + 1))
+    grant_heads = functools.partial(
+        _GRANT_HEADS_SQL.format, branches=branches, merged=order.replace("i.", "h.")
+    )
+    if ordering == _PROVIDER_ORDER:
+        picking = _PROVIDER_HEAD_SQL.format(
+            ordering=order,
+            slot_columns=", ".join(f"g.{column}" for column in slot_columns.split(", ")),
+            lock_head=_LOCK_SQL.format(source="head_cand", ordering=order),
+            grant_heads=grant_heads(when="NOT EXISTS (SELECT 1 FROM picked_head)"),
+            lock_rest=_LOCK_SQL.format(source="cand", ordering=order),
+        )
+        candidates = "((SELECT count(*) FROM head_cand) + (SELECT count(*) FROM cand))"
+    else:
+        picking = (
+            grant_heads(when="true")
+            + "\npicked AS ("
+            + _LOCK_SQL.format(source="cand", ordering=order)
+            + "\n),"
+        )
+        candidates = "(SELECT count(*) FROM cand)"
     return prepared.statement(
         _CLAIM_SQL.format(
-            slot_columns=", ".join(f"l{slot}" for slot in range(1, slots + 1)),
+            slot_columns=slot_columns,
             slot_arrays=", ".join(f"%(g_l{slot})s::text[]" for slot in range(1, slots + 1)),
-            branches=branches,
-            merged=order.replace("i.", "h."),
-            ordering=order,
+            picking=picking,
+            candidates=candidates,
             hooks=_HOOKS_SQL,
             stamp=_STAMP_SQL,
             slugs=_SLUGS_SQL,

@@ -243,6 +243,74 @@ def test_a_queue_ordered_otherwise_is_read_in_its_own_order():
     assert claim.item.pk == oldest.pk
 
 
+def test_past_a_provider_head_it_may_not_take_a_pull_reads_its_grants_own_heads(monkeypatch):
+    # given: the provider's backlog head is other-language work of the highest
+    # priority, more of it than a pull reads of the head
+    monkeypatch.setattr(pgcycle, "HEAD_ROWS", 3)
+    process = make_process(languages=["en", "de"])
+    for n in range(pgcycle.HEAD_ROWS + 2):
+        make_item(process, reference=f"DE-{n}", language="de", priority="P1")
+    mine = make_item(process, reference="EN", language="en", priority="P4")
+    worker = agent(process, languages=["en"])
+    # when
+    claim = leases.work_item_claim(actor=principal(worker))
+    # then: the item it may take, behind them
+    assert claim is not None
+    assert claim.item.pk == mine.pk
+
+
+def test_from_the_provider_head_a_pull_takes_the_best_item_it_may_take(monkeypatch):
+    # given: another language's item first, then two of the worker's in order
+    monkeypatch.setattr(pgcycle, "HEAD_ROWS", 3)
+    process = make_process(languages=["en", "de"])
+    make_item(process, reference="DE", language="de", priority="P1")
+    best = make_item(process, reference="EN-P2", language="en", priority="P2")
+    make_item(process, reference="EN-P3", language="en", priority="P3")
+    worker = agent(process, languages=["en"])
+    # when
+    claim = leases.work_item_claim(actor=principal(worker))
+    # then
+    assert claim is not None
+    assert claim.item.pk == best.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_another_pull_holds_the_head_a_pull_takes_the_next_item(monkeypatch):
+    # given: a head of two items, both locked by a pull in flight elsewhere
+    import threading
+
+    from django.db import connections, transaction
+
+    monkeypatch.setattr(pgcycle, "HEAD_ROWS", 2)
+    process = make_process()
+    held = [make_item(process, reference=f"HELD-{n}", priority="P1") for n in range(2)]
+    free = make_item(process, reference="FREE", priority="P4")
+    worker = agent(process)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                list(WorkItem.objects.select_for_update().filter(pk__in=[i.pk for i in held]))
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        # when
+        claim = leases.work_item_claim(actor=principal(worker))
+    finally:
+        release.set()
+        holder.join()
+    # then: the next item the worker may take, read from its grants' heads
+    assert claim is not None
+    assert claim.item.pk == free.pk
+
+
 def assert_clocks_met_as_replayed(item: WorkItem) -> None:
     """Both clocks of test_clocks.sla_process stopped, met, and as a replay of the
     item's events gives them."""
