@@ -188,9 +188,8 @@ cand AS (
 # Lock the best of {source}'s candidates that no one else holds.
 _LOCK_SQL = """
     SELECT i.id, i.channel, i.client_id, i.provider_id, i.queue_id, i.status
-    FROM work_workitem i
-    WHERE i.id = ANY(ARRAY(SELECT id FROM {source}))
-      AND i.status IN ('queued', 'escalated')
+    FROM {source} c JOIN work_workitem i ON i.id = c.id
+    WHERE i.status IN ('queued', 'escalated')
     ORDER BY {ordering}, i.id
     LIMIT 1
     FOR UPDATE OF i SKIP LOCKED"""
