@@ -323,8 +323,8 @@ def claim(
 ) -> ClaimOutcome:
     """Pick, lock and assign the best item the grants allow, of the worker's
     provider. `per_grant` bounds the candidates read from each grant's backlog
-    (None: all of them, exact). `alone`:
-    the statement is its own transaction (see the module's docstring)."""
+    (None: all of them, exact). `alone`: the statement is its own transaction (see
+    the module's docstring)."""
     params: dict[str, Any] = {
         "stamp": stamp,
         "processes": arrays.processes,
@@ -386,7 +386,8 @@ def _claim_statement(
 ) -> prepared.Statement:
     """The claim for this ordering and a worker whose grants have at most `slots`
     languages per queue (a slot past a grant's languages is NULL and reads nothing),
-    reading the backlog of every language only for a worker granted it ('*')."""
+    reading the backlog of every language only for a worker granted it ('*'). In the
+    order of the provider's backlog index, it reads the provider's head first."""
     order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
     languages = [f"i.language = g.l{slot} AND g.l1 <> '*'" for slot in range(1, slots + 1)]
     if any_language:
@@ -394,14 +395,14 @@ def _claim_statement(
     branches = "\n            UNION ALL".join(
         _HEAD_SQL.format(language=language, ordering=order) for language in languages
     )
-    slot_columns = ", ".join(f"l{slot}" for slot in range(1, slots + 1))
+    slot_names = [f"l{slot}" for slot in range(1, slots + 1)]
     grant_heads = functools.partial(
         _GRANT_HEADS_SQL.format, branches=branches, merged=order.replace("i.", "h.")
     )
     if ordering == _PROVIDER_ORDER:
         picking = _PROVIDER_HEAD_SQL.format(
             ordering=order,
-            slot_columns=", ".join(f"g.{column}" for column in slot_columns.split(", ")),
+            slot_columns=", ".join(f"g.{name}" for name in slot_names),
             lock_head=_LOCK_SQL.format(source="head_cand", ordering=order),
             grant_heads=grant_heads(when="NOT EXISTS (SELECT 1 FROM picked_head)"),
             lock_rest=_LOCK_SQL.format(source="cand", ordering=order),
@@ -417,7 +418,7 @@ def _claim_statement(
         candidates = "(SELECT count(*) FROM cand)"
     return prepared.statement(
         _CLAIM_SQL.format(
-            slot_columns=slot_columns,
+            slot_columns=", ".join(slot_names),
             slot_arrays=", ".join(f"%(g_l{slot})s::text[]" for slot in range(1, slots + 1)),
             picking=picking,
             candidates=candidates,
