@@ -102,8 +102,12 @@ def worker_grants(
     mode: str | None = RoutingMode.PULL,
     *,
     capacity_free: bool = True,
+    policies: list[QueuePolicy] | None = None,
 ) -> list[Grant]:
-    policies = policies_for(worker, mode)
+    """What the worker may take, per queue and language; `policies` when the caller
+    has already read the worker's (of `mode`)."""
+    if policies is None:
+        policies = policies_for(worker, mode)
     if queue_id is not None:
         policies = [p for p in policies if p.queue_id == queue_id]
     view = worker_view(worker, capacity_free=capacity_free)
@@ -202,14 +206,15 @@ def _context_keep(actor: Principal, worker: Worker) -> RoutingContext | None:
         return None
     processes = list(worker.processes.all())
     process_ids = tuple(sorted(p.pk for p in processes))
+    policies = policies_for(worker)
     context = RoutingContext(
         worker_id=worker.pk,
         user_id=worker.user_id,
         provider_id=worker.provider_id,
         stamp=pgcycle.routing_stamp(worker.pk, process_ids),
         process_ids=process_ids,
-        grants=tuple(worker_grants(worker, capacity_free=False)),
-        queue_channels={p.queue_id: p.channel for p in policies_for(worker)},
+        grants=tuple(worker_grants(worker, capacity_free=False, policies=policies)),
+        queue_channels={p.queue_id: p.channel for p in policies},
         clocked=any(p.sla_policy_id is not None for p in processes),
     )
     _contexts[(actor.user.pk, actor.organisation.pk)] = context
