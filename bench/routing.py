@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -349,30 +350,56 @@ def bench_peer(jobs: int, threads: int, seconds: float) -> float:
             [jobs],
         )
         conn.execute("ANALYZE procrastinate_jobs")
+    opened: list[psycopg.Connection[Any]] = []
+
+    def cycle_for(n: int) -> Callable[[], bool]:
+        conn = psycopg.connect(dsn, autocommit=True)
+        opened.append(conn)
+        conn.execute("SET search_path TO procrastinate_bench")
+        worker_id = conn.execute("SELECT procrastinate_register_worker_v1()").fetchone()
+        assert worker_id is not None
+
+        def cycle() -> bool:
+            row = conn.execute(
+                "SELECT id FROM procrastinate_fetch_job_v2(NULL, %s)", [worker_id[0]]
+            ).fetchone()
+            if row is None or row[0] is None:
+                return False
+            conn.execute("SELECT procrastinate_finish_job_v1(%s, 'succeeded', false)", [row[0]])
+            return True
+
+        return cycle
+
+    try:
+        return timed(threads, seconds, cycle_for)
+    finally:
+        for conn in opened:
+            conn.close()
+
+
+def timed(threads: int, seconds: float, cycle_for: Callable[[int], Callable[[], bool]]) -> float:
+    """Cycles per second of `threads` threads, each looping its own cycle (made in
+    its thread, False when it found nothing) for `seconds` after its warm-up."""
+    from django.db import connections
+
     done = [0] * threads
+    failures: list[BaseException] = []
     window = Window(seconds)
     gate = window.gate(threads)
 
     def work(n: int) -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("SET search_path TO procrastinate_bench")
-            worker_id = conn.execute("SELECT procrastinate_register_worker_v1()").fetchone()
-            assert worker_id is not None
-
-            def cycle() -> bool:
-                row = conn.execute(
-                    "SELECT id FROM procrastinate_fetch_job_v2(NULL, %s)", [worker_id[0]]
-                ).fetchone()
-                if row is None or row[0] is None:
-                    return False
-                conn.execute("SELECT procrastinate_finish_job_v1(%s, 'succeeded', false)", [row[0]])
-                return True
-
+        try:
+            cycle = cycle_for(n)
             for _ in range(WARM_UP_CYCLES):
                 cycle()
             gate.wait()
             while time.perf_counter() < window.end and cycle():
                 done[n] += 1
+        except BaseException as exc:
+            failures.append(exc)
+            gate.abort()
+        finally:
+            connections.close_all()
 
     workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
     for thread in workers:
@@ -380,6 +407,8 @@ def bench_peer(jobs: int, threads: int, seconds: float) -> float:
     gate.wait()
     for thread in workers:
         thread.join()
+    if failures:
+        raise failures[0]
     return sum(done) / window.elapsed()
 
 

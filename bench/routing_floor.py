@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from bench import setup_django
-from bench.routing import WARM_UP_CYCLES, Window, World, world_create
+from bench.routing import World, timed, world_create
 
 ITEMS = 50_000
 THREADS = 32
@@ -119,41 +118,6 @@ ev AS (
 )
 SELECT u.* FROM upd u
 """
-
-
-def timed(threads: int, seconds: float, cycle_for: Callable[[int], Callable[[], bool]]) -> float:
-    """Cycles per second of `threads` threads, each looping its own cycle (made in
-    its thread, False when it found nothing) for `seconds` after its warm-up."""
-    from django.db import connections
-
-    done = [0] * threads
-    failures: list[BaseException] = []
-    window = Window(seconds)
-    gate = window.gate(threads)
-
-    def work(n: int) -> None:
-        try:
-            cycle = cycle_for(n)
-            for _ in range(WARM_UP_CYCLES):
-                cycle()
-            gate.wait()
-            while time.perf_counter() < window.end and cycle():
-                done[n] += 1
-        except BaseException as exc:
-            failures.append(exc)
-            gate.abort()
-        finally:
-            connections.close_all()
-
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for thread in workers:
-        thread.start()
-    gate.wait()
-    for thread in workers:
-        thread.join()
-    if failures:
-        raise failures[0]
-    return sum(done) / window.elapsed()
 
 
 def floor_cycle(world: World, n: int) -> Callable[[], bool]:
