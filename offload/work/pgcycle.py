@@ -223,6 +223,12 @@ picked AS (
 ),"""
 
 
+# A queue ordered otherwise: its own head alone, sorted.
+_GRANT_HEADS_ONLY_SQL = """{grant_heads}
+picked AS ({lock}
+),"""
+
+
 # The webhook outbox row of each subscribed endpoint, written with the event `ev`.
 _HOOKS_SQL = """
     INSERT INTO work_webhookdelivery
@@ -409,11 +415,9 @@ def _claim_statement(
         )
         candidates = "((SELECT count(*) FROM head_cand) + (SELECT count(*) FROM cand))"
     else:
-        picking = (
-            grant_heads(when="true")
-            + "\npicked AS ("
-            + _LOCK_SQL.format(source="cand", ordering=order)
-            + "\n),"
+        picking = _GRANT_HEADS_ONLY_SQL.format(
+            grant_heads=grant_heads(when="true"),
+            lock=_LOCK_SQL.format(source="cand", ordering=order),
         )
         candidates = "(SELECT count(*) FROM cand)"
     return prepared.statement(

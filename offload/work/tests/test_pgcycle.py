@@ -3,10 +3,11 @@ write, and give way to them whenever their answer could differ."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from offload.core import errors
@@ -277,10 +278,6 @@ def test_from_the_provider_head_a_pull_takes_the_best_item_it_may_take(monkeypat
 @pytest.mark.django_db(transaction=True)
 def test_when_another_pull_holds_the_head_a_pull_takes_the_next_item(monkeypatch):
     # given: a head of two items, both locked by a pull in flight elsewhere
-    import threading
-
-    from django.db import connections, transaction
-
     monkeypatch.setattr(pgcycle, "HEAD_ROWS", 2)
     process = make_process()
     held = [make_item(process, reference=f"HELD-{n}", priority="P1") for n in range(2)]
