@@ -162,19 +162,12 @@ def statements_cycle(world: World, n: int) -> Callable[[], bool]:
     assert context is not None
     assert not context.clocked
 
+    pull = context.pull(
+        context.arrays, tuple(routing.DEFAULT_ORDERING), pgcycle.CANDIDATES_PER_GRANT
+    )
+
     def cycle() -> bool:
-        got = pgcycle.claim(
-            actor=actor,
-            worker_id=context.worker_id,
-            user_id=context.user_id,
-            provider_id=context.provider_id,
-            stamp=context.stamp,
-            arrays=context.arrays,
-            ordering=routing.DEFAULT_ORDERING,
-            per_grant=pgcycle.CANDIDATES_PER_GRANT,
-            now=datetime.now(UTC),
-            alone=True,
-        )
+        got = pgcycle.claim(actor=actor, pull=pull, now=datetime.now(UTC), alone=True)
         if got.item is None:
             return False
         done = pgcycle.complete(

@@ -609,6 +609,11 @@ WRITE_CASES: dict[tuple[str, str], WriteCase] = {
     ("POST", f"{V1}/work/{{item_id}}/release"): WriteCase(
         "provider", lambda r: {"reason": "Break"}, prepare=_provider_admin_holds_item
     ),
+    ("POST", f"{V1}/work/{{item_id}}/complete-and-next"): WriteCase(
+        "provider",
+        lambda r: {"outcome": "resolved", "result": {"refund": "12.50"}, "handle_seconds": 300},
+        prepare=_provider_admin_holds_item,
+    ),
     ("POST", f"{V1}/work/offers/{{offer_id}}/accept"): WriteCase(
         "provider", lambda r: {}, prepare=_offer_to_provider_admin
     ),

@@ -175,6 +175,19 @@ class RoutingContext:
         """All its grants as the claim statement's parameters, made once."""
         return pgcycle.grant_arrays(self.grants, self.queue_channels, self.process_ids)
 
+    def pull(
+        self, arrays: pgcycle.GrantArrays, ordering: tuple[str, ...], per_grant: int | None
+    ) -> pgcycle.Pull:
+        return pgcycle.Pull(
+            worker_id=self.worker_id,
+            user_id=self.user_id,
+            provider_id=self.provider_id,
+            stamp=self.stamp,
+            arrays=arrays,
+            ordering=ordering,
+            per_grant=per_grant,
+        )
+
 
 _contexts: dict[tuple[int, int], RoutingContext] = {}
 
@@ -371,23 +384,20 @@ def _claim_sql(
         else pgcycle.grant_arrays(grants, context.queue_channels, context.process_ids)
     )
     got = pgcycle.claim(
-        actor=actor,
-        worker_id=context.worker_id,
-        user_id=context.user_id,
-        provider_id=context.provider_id,
-        stamp=context.stamp,
-        arrays=arrays,
-        ordering=_ordering(queue),
-        per_grant=per_grant,
-        now=now,
-        alone=alone,
+        actor=actor, pull=context.pull(arrays, _ordering(queue), per_grant), now=now, alone=alone
     )
+    claimed_clocks_follow(got, now)
+    return got
+
+
+def claimed_clocks_follow(got: pgcycle.ClaimOutcome, now: datetime) -> None:
+    """The clocks of an item a statement claimed follow its `assigned` event, in the
+    caller's transaction."""
     if got.item is not None and got.has_clocks:
         event = WorkItemEvent(
             item=got.item, type="assigned", at=now, data={"to_status": "assigned"}
         )
         history.clocks_follow(got.item, event)
-    return got
 
 
 def _ordering(queue: Queue | None) -> tuple[str, ...]:

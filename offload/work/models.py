@@ -42,7 +42,7 @@ class Queue(TenantOwned):
         help_text='Ordering keys, e.g. ["priority", "due_at", "created_at"]',
     )
     team_leads = models.ManyToManyField(User, blank=True, related_name="led_queues")
-    # Routing (docs/leases.md): bullseye steps [{"after_minutes", "skill_drop",
+    # Routing (docs/routing.md): bullseye steps [{"after_minutes", "skill_drop",
     # "languages"}], how long a lease lasts without work or a heartbeat, and for push
     # queues how long an offer waits and who is offered first.
     relaxation = models.JSONField(default=list, blank=True)
@@ -161,7 +161,7 @@ class WorkItem(TenantOwned):
 class Assignment(TenantOwned):
     """A worker's lease on an item: at most one open per item (a partial unique
     index), ended by completing, failing, releasing, transferring, waiting on the
-    client, escalating, cancelling or expiring (docs/leases.md)."""
+    client, escalating, cancelling or expiring (docs/routing.md)."""
 
     # No index of its own where a composite one leads with the column: every pull
     # inserts a lease and every completion rewrites it (docs/routing.md#throughput).

@@ -78,17 +78,16 @@ def routing_stamp(worker_id: int, process_ids: Sequence[int]) -> str:
     return str(row[0]) if row else ""
 
 
-# {ordering} is the queue's ordering over the candidates' columns. Data-modifying
-# CTEs run to completion whether or not the final SELECT reads them, so the ones
-# nothing reads return nothing.
-_CLAIM_SQL = """
-WITH gate AS (
+# The worker's gate, its grants and the item picked. {load} is a channel row's load
+# as the pull counts it; {also} a further condition on pulling at all.
+_CLAIM_READS = """
+gate AS (
     SELECT w.presence, w.is_active, {stamp} = %(stamp)s AS fresh
     FROM workers_worker w WHERE w.id = %(worker)s
 ),
 open_channels AS (
     SELECT wc.channel FROM workers_workerchannel wc
-    WHERE wc.worker_id = %(worker)s AND wc.load < wc.capacity
+    WHERE wc.worker_id = %(worker)s AND {load} < wc.capacity
 ),
 g(queue_id, min_wait, channel, {slot_columns}) AS (
     -- A grant's languages in slots l1..lN (NULL past its own); '*' alone in l1.
@@ -99,26 +98,22 @@ open_grants AS (
     -- The grants of queues whose channel has capacity left; nothing if the gate is shut.
     SELECT g.* FROM g
     WHERE g.channel IN (SELECT channel FROM open_channels)
-      AND EXISTS (SELECT 1 FROM gate WHERE fresh AND is_active AND presence = 'available')
+      AND EXISTS (SELECT 1 FROM gate WHERE fresh AND is_active AND presence = 'available'){also}
 ),
 {picking}
 clocked AS (
     SELECT EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id IN (SELECT id FROM picked))
         AS yes
-),
-cap AS (
-    -- Every write hangs on this one: alone, nothing is written for an item with clocks.
-    UPDATE workers_workerchannel wc SET load = wc.load + 1
-    FROM picked p
-    WHERE wc.worker_id = %(worker)s AND wc.channel = p.channel AND wc.load < wc.capacity
-      AND NOT (%(alone)s AND (SELECT yes FROM clocked))
-    RETURNING wc.id
-),
+),"""
+
+# The claim's writes, once `taken` holds a unit of the worker's capacity for the
+# picked item. {after}: what the `assigned` event waits for.
+_CLAIM_WRITES = """
 upd AS (
     UPDATE work_workitem i
     SET status = 'assigned', assignee_id = %(user)s, updated_at = %(now)s
     FROM picked p
-    WHERE i.id = p.id AND EXISTS (SELECT 1 FROM cap)
+    WHERE i.id = p.id AND EXISTS (SELECT 1 FROM taken)
     RETURNING i.*, p.status AS before
 ),
 lease AS (
@@ -141,29 +136,43 @@ ev AS (
                               'worker', %(worker)s, 'how', 'pull',
                               'lease_expires_at', to_char(l.lease_expires_at AT TIME ZONE 'UTC',
                                                           'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
-    FROM upd u JOIN lease l ON l.item_id = u.id
+    FROM upd u JOIN lease l ON l.item_id = u.id{after}
     RETURNING id, item_id, client_id, provider_id
 ),
-hooks AS (
-    {hooks}
-),
-busy AS (
-    UPDATE workers_worker SET idle_since = NULL
-    WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
-)
-SELECT u.*, l.id AS lease_id, l.lease_expires_at AS lease_until, {slugs},
+hooks AS ({hooks}
+),"""
+
+# The claim's answer: the item and its lease, or why there is none.
+_CLAIMED = """u.*, l.id AS lease_id, l.lease_expires_at AS lease_until, {slugs},
        (SELECT yes FROM clocked) AS has_clocks,
        gate.fresh AS gate_fresh, gate.presence AS gate_presence,
        gate.is_active AS gate_active, {candidates} AS gate_candidates
 FROM gate
-LEFT JOIN (upd u JOIN lease l ON l.item_id = u.id) ON true
+LEFT JOIN (upd u JOIN lease l ON l.item_id = u.id) ON true"""
+
+# Data-modifying CTEs run to completion whether or not the final SELECT reads them,
+# so the ones nothing reads return nothing.
+_CLAIM_SQL = """
+WITH {reads}
+taken AS (
+    -- Every write hangs on this one: alone, nothing is written for an item with clocks.
+    UPDATE workers_workerchannel wc SET load = wc.load + 1
+    FROM picked p
+    WHERE wc.worker_id = %(worker)s AND wc.channel = p.channel AND wc.load < wc.capacity
+      AND NOT (%(alone)s AND (SELECT yes FROM clocked))
+    RETURNING wc.id
+),{writes}
+busy AS (
+    UPDATE workers_worker SET idle_since = NULL
+    WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
+)
+SELECT {claimed}
 """
 
 # The item's process and queue slugs, read along for the API's answer.
 _SLUGS_SQL = """
     (SELECT p.slug FROM contracts_process p WHERE p.id = u.process_id) AS process_slug,
-    (SELECT q.slug FROM work_queue q WHERE q.id = u.queue_id) AS queue_slug
-"""
+    (SELECT q.slug FROM work_queue q WHERE q.id = u.queue_id) AS queue_slug"""
 
 # Each grant's own backlog head: the pull's candidates when the provider's head has
 # none this worker may take (or all of them are taken), or when the queue orders
@@ -229,17 +238,17 @@ picked AS ({lock}
 ),"""
 
 
-# The webhook outbox row of each subscribed endpoint, written with the event `ev`.
+# The webhook outbox row of each subscribed endpoint, written with the {event_type}
+# event of {events}.
 _HOOKS_SQL = """
     INSERT INTO work_webhookdelivery
         (created_at, updated_at, client_id, provider_id, endpoint_id, item_id, event_id,
          status, attempts, next_attempt_at, last_error)
     SELECT %(now)s, %(now)s, ev.client_id, ev.provider_id, e.id, ev.item_id, ev.id,
            'pending', 0, %(now)s, ''
-    FROM ev JOIN work_webhookendpoint e
+    FROM {events} ev JOIN work_webhookendpoint e
       ON e.client_id = ev.client_id AND e.is_active
-     AND (e.event_types @> %(event_type)s::jsonb OR e.event_types @> '["*"]'::jsonb)
-"""
+     AND (e.event_types @> '["{event_type}"]'::jsonb OR e.event_types @> '["*"]'::jsonb)"""
 
 
 @dataclass(frozen=True)
@@ -314,44 +323,53 @@ def _array(values: Sequence[int | float | str | None]) -> str:
     return "{" + ",".join(element(value) for value in values) + "}"
 
 
-def claim(
-    *,
-    actor: Principal,
-    worker_id: int,
-    user_id: int,
-    provider_id: int,
-    stamp: str,
-    arrays: GrantArrays,
-    ordering: Sequence[str],
-    per_grant: int | None,
-    now: datetime,
-    alone: bool = False,
-) -> ClaimOutcome:
+@dataclass(frozen=True)
+class Pull:
+    """Who pulls and what it may take: the claim's inputs. `per_grant` bounds the
+    candidates read from each grant's backlog (None: all of them, exact)."""
+
+    worker_id: int
+    user_id: int
+    provider_id: int
+    stamp: str  # routing_stamp: the statement refuses a stale one
+    arrays: GrantArrays
+    ordering: tuple[str, ...]
+    per_grant: int | None
+
+
+def claim(*, actor: Principal, pull: Pull, now: datetime, alone: bool = False) -> ClaimOutcome:
     """Pick, lock and assign the best item the grants allow, of the worker's
-    provider. `per_grant` bounds the candidates read from each grant's backlog
-    (None: all of them, exact). `alone`: the statement is its own transaction (see
-    the module's docstring)."""
-    params: dict[str, Any] = {
-        "stamp": stamp,
+    provider. `alone`: the statement is its own transaction (see the module's
+    docstring)."""
+    params = _pull_params(actor, pull, now, alone)
+    shape = (pull.ordering, pull.arrays.slots, pull.arrays.any_language)
+    row = prepared.fetch(_claim_statement(*shape), params)[0]
+    return _claimed(row, pull, now, alone)
+
+
+def _pull_params(actor: Principal, pull: Pull, now: datetime, alone: bool) -> dict[str, Any]:
+    arrays = pull.arrays
+    return {
+        "stamp": pull.stamp,
         "processes": arrays.processes,
-        "worker": worker_id,
-        "user": user_id,
+        "worker": pull.worker_id,
+        "user": pull.user_id,
         "g_queue": arrays.queues,
         **{f"g_l{slot}": column for slot, column in enumerate(arrays.languages, start=1)},
         "g_wait": arrays.waits,
         "g_channel": arrays.channels,
-        "per_grant": per_grant,
-        "provider": provider_id,
+        "per_grant": pull.per_grant,
+        "provider": pull.provider_id,
         "head_rows": HEAD_ROWS,
         "now": now,
         "api_key": actor.api_key.pk if actor.api_key else None,
         "label": actor.label,
-        "event_type": '["assigned"]',
         "alone": alone,
     }
-    row = prepared.fetch(
-        _claim_statement(tuple(ordering), arrays.slots, arrays.any_language), params
-    )[0]
+
+
+def _claimed(row: Mapping[str, Any], pull: Pull, now: datetime, alone: bool) -> ClaimOutcome:
+    """The claim's answer from its row (_CLAIMED's columns)."""
     if row["id"] is None:
         if alone and row["has_clocks"]:
             return ClaimOutcome(None, None, decided=False, has_clocks=True)
@@ -361,7 +379,7 @@ def claim(
     lease = Assignment(
         id=row["lease_id"],
         item_id=item.pk,
-        worker_id=worker_id,
+        worker_id=pull.worker_id,
         client_id=item.client_id,
         provider_id=item.provider_id,
         assigned_at=now,
@@ -390,10 +408,28 @@ _HEAD_SQL = """
 def _claim_statement(
     ordering: tuple[str, ...], slots: int, any_language: bool
 ) -> prepared.Statement:
-    """The claim for this ordering and a worker whose grants have at most `slots`
-    languages per queue (a slot past a grant's languages is NULL and reads nothing),
-    reading the backlog of every language only for a worker granted it ('*'). In the
-    order of the provider's backlog index, it reads the provider's head first."""
+    """The claim for this ordering and the shape of a worker's grants (_claim_reads)."""
+    return prepared.statement(
+        _CLAIM_SQL.format(
+            reads=_claim_reads(ordering, slots, any_language),
+            writes=_claim_writes(after=""),
+            claimed=_claimed_columns(ordering),
+        )
+    )
+
+
+def _claim_reads(
+    ordering: tuple[str, ...],
+    slots: int,
+    any_language: bool,
+    load: str = "wc.load",
+    also: str = "",
+) -> str:
+    """The claim's reads for this ordering and a worker whose grants have at most
+    `slots` languages per queue (a slot past a grant's languages is NULL and reads
+    nothing), reading the backlog of every language only for a worker granted it
+    ('*'). In the order of the provider's backlog index, it reads the provider's
+    head first."""
     order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
     languages = [f"i.language = g.l{slot} AND g.l1 <> '*'" for slot in range(1, slots + 1)]
     if any_language:
@@ -413,47 +449,58 @@ def _claim_statement(
             grant_heads=grant_heads(when="NOT EXISTS (SELECT 1 FROM picked_head)"),
             lock_rest=_LOCK_SQL.format(source="cand", ordering=order),
         )
-        candidates = "((SELECT count(*) FROM head_cand) + (SELECT count(*) FROM cand))"
     else:
         picking = _GRANT_HEADS_ONLY_SQL.format(
             grant_heads=grant_heads(when="true"),
             lock=_LOCK_SQL.format(source="cand", ordering=order),
         )
-        candidates = "(SELECT count(*) FROM cand)"
-    return prepared.statement(
-        _CLAIM_SQL.format(
-            slot_columns=", ".join(slot_names),
-            slot_arrays=", ".join(f"%(g_l{slot})s::text[]" for slot in range(1, slots + 1)),
-            picking=picking,
-            candidates=candidates,
-            hooks=_HOOKS_SQL,
-            stamp=_STAMP_SQL,
-            slugs=_SLUGS_SQL,
-        )
+    return _CLAIM_READS.format(
+        stamp=_STAMP_SQL,
+        load=load,
+        slot_columns=", ".join(slot_names),
+        slot_arrays=", ".join(f"%(g_l{slot})s::text[]" for slot in range(1, slots + 1)),
+        also=also,
+        picking=picking,
     )
 
 
-_COMPLETE_SQL = """
-WITH cur AS (
+def _claim_writes(after: str) -> str:
+    return _CLAIM_WRITES.format(
+        after=after, hooks=_HOOKS_SQL.format(events="ev", event_type="assigned")
+    )
+
+
+def _claimed_columns(ordering: tuple[str, ...]) -> str:
+    if ordering == _PROVIDER_ORDER:
+        candidates = "((SELECT count(*) FROM head_cand) + (SELECT count(*) FROM cand))"
+    else:
+        candidates = "(SELECT count(*) FROM cand)"
+    return _CLAIMED.format(slugs=_SLUGS_SQL, candidates=candidates)
+
+
+# The completion of the item {item} reads, by the worker holding it ({holder}:
+# a further condition on the lease), up to its event and its webhook rows.
+_DONE = """
+cur AS (
     {item}
 ),
-clocked AS (
+done_clocked AS (
     SELECT EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id IN (SELECT id FROM cur)) AS yes
 ),
 held AS (
     SELECT a.id, a.worker_id, w.kind FROM work_assignment a
     JOIN workers_worker w ON w.id = a.worker_id
     JOIN cur ON cur.id = a.item_id
-    WHERE a.ended_at IS NULL AND w.user_id = %(user)s
+    WHERE a.ended_at IS NULL AND w.user_id = %(user)s{holder}
       -- Every write hangs on this one: alone, nothing is written for an item with clocks.
-      AND NOT (%(alone)s AND (SELECT yes FROM clocked))
+      AND NOT (%(alone)s AND (SELECT yes FROM done_clocked))
     FOR UPDATE OF a
 ),
 wrap AS (
     SELECT CASE WHEN h.kind = 'agent' THEN p.wrap_up_seconds ELSE 0 END AS seconds
     FROM held h CROSS JOIN cur JOIN contracts_process p ON p.id = cur.process_id
 ),
-upd AS (
+done AS (
     UPDATE work_workitem i
     SET status = 'completed', outcome = %(outcome)s, result = %(result)s::jsonb,
         completed_at = %(now)s, updated_at = %(now)s
@@ -461,37 +508,16 @@ upd AS (
     WHERE i.id = cur.id
     RETURNING i.*, cur.status AS before
 ),
-lease AS (
+done_lease AS (
     UPDATE work_assignment a
     SET ended_at = %(now)s, end_reason = 'completed', updated_at = %(now)s,
         work_seconds = GREATEST(0, floor(extract(epoch FROM %(now)s - a.assigned_at)))::int,
         wrap_up_until = CASE WHEN wrap.seconds > 0
                              THEN %(now)s + wrap.seconds * interval '1 second' END
     FROM held, wrap
-    WHERE a.id = held.id AND EXISTS (SELECT 1 FROM upd)
+    WHERE a.id = held.id AND EXISTS (SELECT 1 FROM done)
 ),
-cap AS (
-    -- Without a wrap-up the holder's unit of capacity is free at once.
-    UPDATE workers_workerchannel wc SET load = wc.load - 1
-    FROM held, wrap, cur
-    WHERE wc.worker_id = held.worker_id AND wc.channel = cur.channel AND wc.load > 0
-      AND wrap.seconds = 0 AND EXISTS (SELECT 1 FROM upd)
-    RETURNING wc.id, wc.load
-),
-idle AS (
-    -- Idle from now if it holds nothing any more (the statement sees loads before
-    -- `cap`, so the row `cap` changed is read from its RETURNING).
-    UPDATE workers_worker w SET idle_since = %(now)s
-    FROM held, wrap
-    WHERE w.id = held.worker_id AND w.presence = 'available' AND wrap.seconds = 0
-      AND EXISTS (SELECT 1 FROM upd)
-      AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.load > 0)
-      AND NOT EXISTS (
-        SELECT 1 FROM workers_workerchannel o
-        WHERE o.worker_id = held.worker_id AND o.load > 0 AND o.id NOT IN (SELECT id FROM cap)
-      )
-),
-ev AS (
+done_ev AS (
     INSERT INTO work_workitemevent
         (item_id, client_id, provider_id, seq, type, at, actor_user_id, actor_api_key_id,
          actor_label, data)
@@ -500,14 +526,88 @@ ev AS (
            'completed', %(now)s, %(user)s, %(api_key)s, %(label)s,
            jsonb_build_object('from_status', u.before, 'to_status', 'completed')
            || %(data)s::jsonb
-    FROM upd u
+    FROM done u
     RETURNING id, item_id, client_id, provider_id
 ),
-hooks AS (
-    {hooks}
+done_hooks AS ({hooks}
+),"""
+
+_COMPLETE_SQL = """
+WITH {done}
+cap AS (
+    -- Without a wrap-up the holder's unit of capacity is free at once.
+    UPDATE workers_workerchannel wc SET load = wc.load - 1
+    FROM held, wrap, cur
+    WHERE wc.worker_id = held.worker_id AND wc.channel = cur.channel AND wc.load > 0
+      AND wrap.seconds = 0 AND EXISTS (SELECT 1 FROM done)
+    RETURNING wc.id, wc.load
+),
+idle AS (
+    -- Idle from now if it holds nothing any more (the statement sees loads before
+    -- `cap`, so the row `cap` changed is read from its RETURNING).
+    UPDATE workers_worker w SET idle_since = %(now)s
+    FROM held, wrap
+    WHERE w.id = held.worker_id AND w.presence = 'available' AND wrap.seconds = 0
+      AND EXISTS (SELECT 1 FROM done)
+      AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.load > 0)
+      AND NOT EXISTS (
+        SELECT 1 FROM workers_workerchannel o
+        WHERE o.worker_id = held.worker_id AND o.load > 0 AND o.id NOT IN (SELECT id FROM cap)
+      )
 )
-SELECT u.*, (SELECT yes FROM clocked) AS has_clocks, {slugs}
-FROM cur LEFT JOIN upd u ON true
+SELECT u.*, {slugs}, (SELECT yes FROM done_clocked) AS has_clocks
+FROM cur LEFT JOIN done u ON true
+"""
+
+# Complete the item the worker holds and take its next one, as the two statements
+# above in turn would. A statement changes a row once, so the worker's capacity and
+# idleness are each one change: the completed item's unit is freed (`freed`, none in
+# a wrap-up) and the pull counts it free; the pull waits for the completion, and
+# its event for the completion's, so the events keep their order.
+_COMPLETE_AND_CLAIM_SQL = """
+WITH {done}
+freed AS (
+    SELECT cur.channel FROM cur, wrap WHERE wrap.seconds = 0 AND EXISTS (SELECT 1 FROM done)
+),{reads}
+cap AS (
+    -- A unit freed on the channel of the next item is the one it takes: no room is
+    -- needed then. Otherwise as the claim's `taken`.
+    UPDATE workers_workerchannel wc SET load = GREATEST(wc.load - d.freed, 0) + d.took
+    FROM (
+        SELECT channel, max(freed) AS freed, max(took) AS took FROM (
+            SELECT channel, 1 AS freed, 0 AS took FROM freed
+            UNION ALL
+            SELECT channel, 0, 1 FROM picked WHERE NOT (%(alone)s AND (SELECT yes FROM clocked))
+        ) c GROUP BY channel
+    ) d
+    WHERE wc.worker_id = %(worker)s AND wc.channel = d.channel
+      AND (d.took = 0 OR d.freed = 1 OR wc.load < wc.capacity)
+    RETURNING wc.id, wc.load, d.took
+),
+taken AS (
+    SELECT id FROM cap WHERE took = 1
+),{writes}
+idle AS (
+    -- Busy with the next item; else idle from now if it holds nothing any more.
+    UPDATE workers_worker w
+    SET idle_since = CASE WHEN EXISTS (SELECT 1 FROM upd) THEN NULL ELSE %(now)s END
+    WHERE w.id = %(worker)s AND (
+        EXISTS (SELECT 1 FROM upd)
+        OR (w.presence = 'available' AND EXISTS (SELECT 1 FROM freed)
+            AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.load > 0)
+            AND NOT EXISTS (
+              SELECT 1 FROM workers_workerchannel o
+              WHERE o.worker_id = w.id AND o.load > 0 AND o.id NOT IN (SELECT id FROM cap)
+            ))
+    )
+)
+-- The completed item, then the next one: the columns of _CLAIMED.
+SELECT 'done' AS part, u.*, NULL::bigint AS lease_id, NULL::timestamptz AS lease_until, {slugs},
+       (SELECT yes FROM done_clocked) AS has_clocks, NULL::boolean AS gate_fresh,
+       NULL::text AS gate_presence, NULL::boolean AS gate_active, NULL::bigint AS gate_candidates
+FROM cur LEFT JOIN done u ON true
+UNION ALL
+SELECT 'next', {claimed}
 """
 
 # The holder's common case: it holds the item and is working it.
@@ -543,22 +643,68 @@ def complete(
     is its own transaction (see the module's docstring)."""
     assert actor.user is not None
     statement, item_params = _complete_statement(actor)
-    named: dict[str, Any] = {
-        **{name: item_id if value == _ITEM else value for name, value in item_params.items()},
+    params = {
+        **_done_params(actor, item_id, item_params, outcome, result, data, now, alone),
         "user": actor.user.pk,
+    }
+    rows = prepared.fetch(statement, params)
+    return _completed(rows[0], alone) if rows else None
+
+
+def complete_and_claim(
+    *,
+    actor: Principal,
+    item_id: int,
+    outcome: str,
+    result: Mapping[str, Any],
+    data: Mapping[str, Any],
+    pull: Pull,
+    now: datetime,
+    alone: bool = False,
+) -> tuple[Completed, ClaimOutcome] | None:
+    """Complete the item `pull`'s worker holds and works on, and take its next one, in
+    one statement: what complete() then claim() would write. None when the item is
+    not held so (nothing written). Alone, an item with clocks (either) is not written
+    and says so: the completion's, by `needs_transaction`, then nothing else is; the
+    next item's, by the claim's, once the completion is."""
+    statement, item_params = _complete_and_claim_statement(
+        actor, pull.ordering, pull.arrays.slots, pull.arrays.any_language
+    )
+    params = {
+        **_pull_params(actor, pull, now, alone),
+        **_done_params(actor, item_id, item_params, outcome, result, data, now, alone),
+    }
+    by_part = {row["part"]: row for row in prepared.fetch(statement, params)}
+    done = _completed(by_part["done"], alone) if "done" in by_part else None
+    if done is None:
+        return None
+    return done, _claimed(by_part["next"], pull, now, alone)
+
+
+def _done_params(
+    actor: Principal,
+    item_id: int,
+    item_params: Mapping[str, Any],
+    outcome: str,
+    result: Mapping[str, Any],
+    data: Mapping[str, Any],
+    now: datetime,
+    alone: bool,
+) -> dict[str, Any]:
+    return {
+        **{name: item_id if value == _ITEM else value for name, value in item_params.items()},
         "outcome": outcome,
         "result": json.dumps(dict(result)),
         "now": now,
         "api_key": actor.api_key.pk if actor.api_key else None,
         "label": actor.label,
         "data": json.dumps(dict(data)),
-        "event_type": '["completed"]',
         "alone": alone,
     }
-    rows = prepared.fetch(statement, named)
-    if not rows:
-        return None
-    row = rows[0]
+
+
+def _completed(row: Mapping[str, Any], alone: bool) -> Completed | None:
+    """The completion's answer from its row; None: not the holder's common case."""
     if row["id"] is None:
         return Completed(None, has_clocks=True) if alone and row["has_clocks"] else None
     return Completed(_item(row), has_clocks=bool(row["has_clocks"]))
@@ -571,8 +717,39 @@ _ITEM = -(2**62)
 @functools.lru_cache(maxsize=4096)
 def _complete_statement(actor: Principal) -> tuple[prepared.Statement, dict[str, Any]]:
     """The complete statement for this caller, and its item query's parameters (the
-    id as _ITEM). The item is read as the visibility module lets the caller see it,
-    which depends on the principal alone, so it is compiled once per principal."""
+    id as _ITEM)."""
+    named: dict[str, Any] = {}
+    sql = _COMPLETE_SQL.format(done=_done(actor, named, holder=""), slugs=_SLUGS_SQL)
+    return prepared.statement(sql), named
+
+
+@functools.lru_cache(maxsize=4096)
+def _complete_and_claim_statement(
+    actor: Principal, ordering: tuple[str, ...], slots: int, any_language: bool
+) -> tuple[prepared.Statement, dict[str, Any]]:
+    """complete_and_claim's statement for this caller and the shape of its grants,
+    and its item query's parameters (the id as _ITEM)."""
+    named: dict[str, Any] = {}
+    sql = _COMPLETE_AND_CLAIM_SQL.format(
+        done=_done(actor, named, holder="\n        AND a.worker_id = %(worker)s"),
+        reads=_claim_reads(
+            ordering,
+            slots,
+            any_language,
+            load="wc.load - (SELECT count(*) FROM freed f WHERE f.channel = wc.channel)",
+            also="\n      AND EXISTS (SELECT 1 FROM done)",
+        ),
+        writes=_claim_writes(after="\n    WHERE EXISTS (SELECT 1 FROM done_ev)"),
+        slugs=_SLUGS_SQL,
+        claimed=_claimed_columns(ordering),
+    )
+    return prepared.statement(sql), named
+
+
+def _done(actor: Principal, named: dict[str, Any], holder: str) -> str:
+    """_DONE for this caller, its item query's parameters added to `named`. The item
+    is read as the visibility module lets the caller see it, which depends on the
+    principal alone, so its statements are compiled once per principal."""
     item_sql, item_params = (
         visibility.visible(actor, WorkItem.objects.filter(pk=_ITEM, status__in=HELD_STATUSES))
         .values("id", "status", "channel", "process_id")
@@ -581,11 +758,11 @@ def _complete_statement(actor: Principal) -> tuple[prepared.Statement, dict[str,
     # Locked here, not by select_for_update(), which refuses to compile outside a
     # transaction: the statement is its own.
     item_sql += " FOR UPDATE"
-    named: dict[str, Any] = {}
-    sql = _COMPLETE_SQL.format(
-        item=_named(item_sql, list(item_params), named), hooks=_HOOKS_SQL, slugs=_SLUGS_SQL
+    return _DONE.format(
+        item=_named(item_sql, list(item_params), named),
+        holder=holder,
+        hooks=_HOOKS_SQL.format(events="done_ev", event_type="completed"),
     )
-    return prepared.statement(sql), named
 
 
 _ITEM_FIELDS = WorkItem._meta.concrete_fields

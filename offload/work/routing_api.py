@@ -1,8 +1,10 @@
 """Routing over HTTP: pull the next item, keep or give back a lease, end a wrap-up.
 
 `POST /work/next` answers 200 with the item the calling worker now holds, or 204
-when nothing it may take is waiting (or it has no free capacity). The caller is
-the worker whose login or key makes the request (docs/leases.md).
+when nothing it may take is waiting (or it has no free capacity).
+`POST /work/{id}/complete-and-next` completes the item the worker holds and pulls
+its next one in one request. The caller is the worker whose login or key makes the
+request (docs/routing.md).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from offload.core.pagination import DEFAULT_LIMIT, page
 from offload.core.schemas import Page, StrictIn, resolve
 from offload.tenancy import visibility
 from offload.tenancy.api import principal_of
-from offload.work import dispatch, leases
+from offload.work import dispatch, leases, services
+from offload.work.action_schemas import WorkItemCompleteIn
 from offload.work.models import Assignment, Offer, OfferStatus, Queue, WorkItem
 from offload.work.schemas import WorkItemOut
 from offload.workers.models import Worker
@@ -46,6 +49,14 @@ class LeaseOut(Schema):
 class WorkClaimOut(Schema):
     item: WorkItemOut
     lease: LeaseOut
+
+
+class WorkCompleteNextOut(Schema):
+    completed: WorkItemOut
+    next: WorkClaimOut | None = Field(
+        description="The item the caller now holds; null when nothing it may take is "
+        "waiting, it has no free capacity, or it may not pull now (not available)"
+    )
 
 
 class ReleaseIn(StrictIn):
@@ -83,6 +94,32 @@ def work_item_claim(request: HttpRequest, payload: WorkNextIn) -> Status[object]
     if claim is None:
         return Status(204, None)
     return Status(200, {"item": claim.item, "lease": _lease_out(claim.assignment)})
+
+
+@router.post(
+    "/work/{item_id}/complete-and-next",
+    response=WorkCompleteNextOut,
+    description=(
+        "The caller completes the item it holds (as `POST /items/{item_id}/complete`) and "
+        "pulls its next one (as `POST /work/next`), in one request. 403 when the caller "
+        "is not a worker; 404 or 409 as the complete answers, and then nothing is pulled."
+    ),
+)
+def work_item_complete_and_claim(
+    request: HttpRequest, item_id: int, payload: WorkItemCompleteIn
+) -> dict[str, object]:
+    """A worker's loop in one round trip: complete, then the next item."""
+    done, claim = services.work_item_complete_and_claim(
+        actor=principal_of(request),
+        item_id=item_id,
+        outcome=payload.outcome,
+        result=payload.result,
+        handle_seconds=payload.handle_seconds,
+    )
+    following = (
+        None if claim is None else {"item": claim.item, "lease": _lease_out(claim.assignment)}
+    )
+    return {"completed": done, "next": following}
 
 
 def _visible_item(request: HttpRequest, item_id: int) -> int:

@@ -24,7 +24,7 @@ from offload.tenancy import audit, validators, visibility
 from offload.tenancy.models import OrganisationKind, Role, User
 from offload.tenancy.services import save_unique, update_model
 from offload.tenancy.visibility import Principal
-from offload.work import history, leases, lifecycle, mail_send, pgcycle
+from offload.work import history, leases, lifecycle, mail_send, pgcycle, routing
 from offload.work.lifecycle import Action, Status
 from offload.work.models import (
     FailureKind,
@@ -414,6 +414,91 @@ def work_item_complete_held(
     return _complete(actor, item, outcome, result or {}, data)
 
 
+def work_item_complete_and_claim(
+    *,
+    actor: Principal,
+    item_id: int,
+    outcome: str,
+    result: Mapping[str, Any] | None = None,
+    handle_seconds: int | None = None,
+) -> tuple[WorkItem, leases.Claim | None]:
+    """work_item_complete_held, then leases.work_item_claim: the holder completes the
+    item and takes its next one, as a worker's loop does, in one request.
+
+    On PostgreSQL, with the worker's routing context, both are one statement
+    (pgcycle.complete_and_claim) that writes what the two would; anything else
+    takes the two in turn. A caller that is not an active worker is refused first;
+    once the completion is written it stands whatever the pull answers: a worker
+    that may not pull now (not available, deactivated meanwhile) gets no next item."""
+    done: WorkItem | None = None
+    context = leases.routing_context(actor) if _one_statement_open(actor) else None
+    if context is not None:
+        data = _completion_checked(actor, outcome, result, handle_seconds)
+        got = _complete_and_claim_in_one_statement(actor, context, item_id, outcome, result, data)
+        if got is not None:
+            done, claimed = got
+            if claimed.decided:
+                if claimed.item is None or claimed.lease is None:
+                    return done, None
+                return done, leases.Claim(item=claimed.item, assignment=claimed.lease)
+    if done is None:
+        # A 404 before any other answer, as for every item action; then a 403 for a
+        # caller that could never pull, before anything is written.
+        item = visibility.get_visible(actor, WorkItem.objects.all(), pk=item_id)
+        leases.worker_of(actor)
+        done = work_item_complete(
+            actor=actor, item=item, outcome=outcome, result=result, handle_seconds=handle_seconds
+        )
+    try:
+        return done, leases.work_item_claim(actor=actor)
+    except (errors.Conflict, errors.PermissionDenied):
+        return done, None
+
+
+def _complete_and_claim_in_one_statement(
+    actor: Principal,
+    context: leases.RoutingContext,
+    item_id: int,
+    outcome: str,
+    result: Mapping[str, Any] | None,
+    data: Mapping[str, Any],
+) -> tuple[WorkItem, pgcycle.ClaimOutcome] | None:
+    """The item completed and the pull's outcome by pgcycle's statement, or None
+    when this is not the holder's common case (nothing written). Alone (its own
+    transaction) when the worker's processes keep no clocks; a next item with clocks
+    is then left to the pull (undecided)."""
+    now = timezone.now()
+    pull = context.pull(
+        context.arrays, tuple(routing.DEFAULT_ORDERING), pgcycle.CANDIDATES_PER_GRANT
+    )
+    statement = functools.partial(
+        pgcycle.complete_and_claim,
+        actor=actor,
+        item_id=item_id,
+        outcome=outcome,
+        result=result or {},
+        data=data,
+        pull=pull,
+        now=now,
+    )
+    if not context.clocked:
+        got = statement(alone=True)
+        if got is None:
+            return None
+        if got[0].item is not None:
+            return got[0].item, got[1]
+    with transaction.atomic():
+        got = statement()
+        if got is None or got[0].item is None:
+            return None
+        done, claimed = got
+        assert done.item is not None
+        if done.has_clocks:
+            _completed_clocks_follow(done.item, now)
+        leases.claimed_clocks_follow(claimed, now)
+        return done.item, claimed
+
+
 def _completion_checked(
     actor: Principal | None,
     outcome: str,
@@ -492,12 +577,14 @@ def _complete_in_one_statement(
         if done is None or done.item is None:
             return None
         if done.has_clocks:
-            # The statement wrote the `completed` event; the clocks follow it.
-            event = WorkItemEvent(
-                item=done.item, type="completed", at=now, data={"to_status": "completed"}
-            )
-            history.clocks_follow(done.item, event)
+            _completed_clocks_follow(done.item, now)
         return done.item
+
+
+def _completed_clocks_follow(item: WorkItem, now: datetime) -> None:
+    """A statement wrote the item's `completed` event; its clocks follow it."""
+    event = WorkItemEvent(item=item, type="completed", at=now, data={"to_status": "completed"})
+    history.clocks_follow(item, event)
 
 
 @transaction.atomic

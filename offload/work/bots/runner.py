@@ -13,8 +13,10 @@ The loop (docs/bots.md):
    of the process to find duplicates, runs the invoice check, and completes a
    valid invoice (`resolved`, the check's figures as `result`) or fails an invalid
    one as a business failure (the findings as the reason: the item goes to the
-   process's review queue for a person). 204 is an empty queue: wait, backing off
-   up to `idle_max` seconds, or stop with `once`;
+   process's review queue for a person). A valid invoice is completed with
+   `POST /work/{id}/complete-and-next`, whose `next` item the bot works on without
+   pulling again. 204 is an empty queue: wait, backing off up to `idle_max`
+   seconds, or stop with `once`;
 4. on SIGTERM or SIGINT (`stop()`) the item in hand is finished (the check is done)
    or released; presence goes offline on the way out.
 
@@ -376,13 +378,18 @@ class InvoiceCheckBot:
 
     def _loop(self) -> None:
         idle = self.idle_min
+        # The next item a completion handed over (complete-and-next), if any.
+        handed: Mapping[str, Any] | None = None
         while not self.stopping:
             if self.max_items is not None and self.stats.handled >= self.max_items:
                 return
+            if handed is not None:
+                handed = self._work(handed)
+                continue
             answer = self._call("POST", "/work/next", {})
             if answer.status == 200:
                 idle = self.idle_min
-                self._work(answer.body)
+                handed = self._work(answer.body)
                 continue
             if answer.status in {401, 403}:
                 raise BotError(KEY_REFUSED.format(status=answer.status, detail=answer.detail()))
@@ -396,6 +403,12 @@ class InvoiceCheckBot:
                     return
             self._wait(idle)
             idle = min(idle * 2, self.idle_max)
+        if handed is not None:
+            self._release(self._pk(handed))
+
+    @staticmethod
+    def _pk(claim: Mapping[str, Any]) -> int:
+        return int(claim["item"]["id"])
 
     def _index(self, process: str) -> InvoiceIndex:
         if process not in self._indexes:
@@ -411,29 +424,33 @@ class InvoiceCheckBot:
             self._indexes[process] = InvoiceIndex(fetch)
         return self._indexes[process]
 
-    def _work(self, claim: Mapping[str, Any]) -> None:
-        """One claimed item; whatever goes wrong with it, the loop goes on."""
+    def _work(self, claim: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """One claimed item; whatever goes wrong with it, the loop goes on. The next
+        claim when its completion handed one over."""
         try:
             item, lease = claim["item"], claim["lease"]
-            pk = int(item["id"])
+            pk = self._pk(claim)
         except (KeyError, TypeError, ValueError):
             self.stats.errors += 1
             self.log(f"an unreadable claim: {claim!r}")
-            return
+            return None
         try:
-            self._handle(item, lease)
+            return self._handle(item, lease)
         except Stopped:
             raise
         except Exception as exc:  # a daemon's loop outlives one bad item
             self.stats.errors += 1
             self.log(f"item {pk}: {type(exc).__name__}: {exc}; releasing it")
             self._release(pk)
+            return None
 
-    def _handle(self, item: Mapping[str, Any], lease: Mapping[str, Any]) -> None:
+    def _handle(
+        self, item: Mapping[str, Any], lease: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
         pk, started = int(item["id"]), time.monotonic()
         if self.stopping:
             self._release(pk)
-            return
+            return None
         try:
             index = self._index(str(item["process"]))
             index.refresh(pk)
@@ -443,16 +460,21 @@ class InvoiceCheckBot:
         except Unavailable as exc:
             self.log(f"item {pk}: cannot read earlier invoices ({exc}); releasing it")
             self._release(pk)
-            return
+            return None
         result = invoice_check.check(
             item.get("payload") or {}, duplicate_of=index.duplicate_of(item)
         )
         if not self._still_held(pk, lease, started):
-            return
+            return None
         seconds = max(0, round(time.monotonic() - started))
+        # Complete and take the next item in one request while the loop goes on.
+        more = not self.stopping and (
+            self.max_items is None or self.stats.handled + 1 < self.max_items
+        )
         if result.ok:
             body = {"outcome": "resolved", "result": result.as_dict(), "handle_seconds": seconds}
-            answer = self._call("POST", f"/items/{pk}/complete", body)
+            path = f"/work/{pk}/complete-and-next" if more else f"/items/{pk}/complete"
+            answer = self._call("POST", path, body)
         else:
             body = {"kind": "business", "reason": result.reason()}
             answer = self._call("POST", f"/items/{pk}/fail", body)
@@ -460,15 +482,17 @@ class InvoiceCheckBot:
             if result.ok:
                 self.stats.completed += 1
                 self.log(f"item {pk} {item['reference']}: valid, completed")
-            else:
-                self.stats.failed += 1
-                self.log(f"item {pk} {item['reference']}: {result.reason()}")
+                handed: Mapping[str, Any] | None = (answer.body or {}).get("next")
+                return handed if more else None
+            self.stats.failed += 1
+            self.log(f"item {pk} {item['reference']}: {result.reason()}")
         elif answer.status in {404, 409}:
             self.stats.lost += 1
             self.log(f"item {pk}: lease lost ({answer.status} {answer.detail()}); skipped")
         else:
             self.stats.errors += 1
             self.log(f"item {pk}: refused ({answer.status} {answer.detail()})")
+        return None
 
     def _still_held(self, pk: int, lease: Mapping[str, Any], started: float) -> bool:
         """Beat the lease's heart when half of it has gone by (slow reads of the index)."""

@@ -204,6 +204,7 @@ def scripted(routes: dict[str, list[Any]]) -> dict[str, list[Any]]:
         r"POST /workers/7/presence": [(200, BOT)],
         r"GET /items": [(200, {"items": [], "next_cursor": None})],
         r"POST /items/\d+/complete": [(200, {})],
+        r"POST /work/\d+/complete-and-next": [(200, {"completed": {}, "next": None})],
         r"POST /items/\d+/fail": [(200, {})],
         r"POST /work/\d+/release": [(200, {})],
         r"POST /work/next": [(204, None)],
@@ -237,9 +238,43 @@ def test_network_failures_are_retried_and_never_end_the_loop():
     # then
     assert stats.completed == 1
     assert api.paths("POST").count("/work/next") == 4
-    complete = next(b for m, p, b in api.calls if p == "/items/10/complete")
+    complete = next(b for m, p, b in api.calls if p == "/work/10/complete-and-next")
     assert complete["outcome"] == "resolved"
     assert complete["result"]["ok"] is True
+
+
+def test_the_next_item_a_completion_hands_over_is_worked_without_pulling():
+    # given: the first completion hands over item 21, the second nothing
+    api = ScriptedApi(
+        scripted(
+            {
+                r"POST /work/next": [(200, {"item": api_item(20), "lease": LEASE}), (204, None)],
+                r"POST /work/20/complete-and-next": [
+                    (200, {"completed": {}, "next": {"item": api_item(21), "lease": LEASE}})
+                ],
+                r"POST /work/21/complete-and-next": [(200, {"completed": {}, "next": None})],
+            }
+        )
+    )
+    # when
+    stats = make_bot_runner(api).run()
+    # then: one pull for the two items, and one more that found the queue empty
+    assert stats.completed == 2
+    assert api.paths("POST").count("/work/next") == 2
+    assert "/work/21/complete-and-next" in api.paths("POST")
+
+
+def test_with_one_item_left_to_do_the_bot_completes_without_taking_another():
+    # given
+    api = ScriptedApi(
+        scripted({r"POST /work/next": [(200, {"item": api_item(22), "lease": LEASE})]})
+    )
+    # when
+    stats = make_bot_runner(api, max_items=1).run()
+    # then
+    assert stats.completed == 1
+    assert "/items/22/complete" in api.paths("POST")
+    assert "/work/22/complete-and-next" not in api.paths("POST")
 
 
 def test_a_lost_lease_skips_the_item():
@@ -281,7 +316,7 @@ def test_a_stop_releases_the_item_in_hand_and_goes_offline():
     assert stats.released == 1
     assert ("POST", "/work/12/release", {"reason": "bot stopping"}) in api.calls
     assert api.calls[-1] == ("POST", "/workers/7/presence", {"presence": "offline"})
-    assert "/items/12/complete" not in api.paths("POST")
+    assert not {"/items/12/complete", "/work/12/complete-and-next"} & set(api.paths("POST"))
 
 
 def test_a_stop_while_the_api_is_down_ends_the_run_quietly():
@@ -330,7 +365,7 @@ def test_a_slow_check_beats_the_leases_heart_and_stops_if_it_was_lost():
     stats = make_bot_runner(api).run()
     # then
     assert stats.lost == 1
-    assert "/items/14/complete" not in api.paths("POST")
+    assert not {"/items/14/complete", "/work/14/complete-and-next"} & set(api.paths("POST"))
 
 
 # ------------------------------------------------------------------ the duplicate index
