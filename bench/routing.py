@@ -11,6 +11,9 @@ BENCH_DATABASE_URL and migrates it first):
    `cycles_per_s`, `pull_p99_ms` (the claim's latency in the threads),
    `double_assignments` (items with more than one lease: must be 0; nothing
    expires during the run).
+   Then the same on a world of its own, each cycle one
+   `services.work_item_complete_and_claim` (complete-and-next) after a first
+   pull: `fused_cycles_per_s`, `fused_ratio_vs_peer`, `fused_p99_ms` (one call).
 2. The peer: procrastinate's own claim and finish functions
    (`procrastinate_fetch_job_v2`, one claim per call with SKIP LOCKED, and
    `procrastinate_finish_job_v1`) over as many no-op jobs in the same database
