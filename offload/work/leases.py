@@ -161,10 +161,11 @@ class RoutingContext:
     worker_id: int
     user_id: int
     provider_id: int  # the worker's: its pulls read this provider's backlog
-    stamp: str  # pgcycle.routing_stamp: the claim statement refuses a stale context
-    process_ids: tuple[int, ...]
+    # What it was made from: the claim statement refuses it once either moved.
+    worker_updated_at: datetime
+    routing_version: int  # pgcycle.routing_version
     grants: tuple[Grant, ...]
-    # Each granted queue's channel (its process's), which the stamp covers.
+    # Each granted queue's channel (its process's), which the routing version covers.
     queue_channels: Mapping[int, str]
     # Some of its processes have an SLA policy: their items' clocks follow the
     # cycle's events, so its statements run in a transaction (pgcycle's `alone`).
@@ -173,7 +174,7 @@ class RoutingContext:
     @functools.cached_property
     def arrays(self) -> pgcycle.GrantArrays:
         """All its grants as the claim statement's parameters, made once."""
-        return pgcycle.grant_arrays(self.grants, self.queue_channels, self.process_ids)
+        return pgcycle.grant_arrays(self.grants, self.queue_channels)
 
     def pull(
         self, arrays: pgcycle.GrantArrays, ordering: tuple[str, ...], per_grant: int | None
@@ -182,7 +183,8 @@ class RoutingContext:
             worker_id=self.worker_id,
             user_id=self.user_id,
             provider_id=self.provider_id,
-            stamp=self.stamp,
+            worker_updated_at=self.worker_updated_at,
+            routing_version=self.routing_version,
             arrays=arrays,
             ordering=ordering,
             per_grant=per_grant,
@@ -201,7 +203,7 @@ def routing_context_kept(actor: Principal) -> RoutingContext | None:
 
 def routing_context(actor: Principal) -> RoutingContext | None:
     """The caller's routing context, from memory if it has one. The claim statement
-    checks its stamp, and a stale one is forgotten and made again."""
+    checks it is still fresh, and a stale one is forgotten and made again."""
     if actor.user is None:
         return None
     context = _contexts.get((actor.user.pk, actor.organisation.pk))
@@ -217,15 +219,15 @@ def _context_keep(actor: Principal, worker: Worker) -> RoutingContext | None:
     """Make the worker's routing context from the row just read, and keep it."""
     if actor.user is None or worker.user_id is None:
         return None
+    version = pgcycle.routing_version(worker.provider_id)  # first: see routing_version
     processes = list(worker.processes.all())
-    process_ids = tuple(sorted(p.pk for p in processes))
     policies = policies_for(worker)
     context = RoutingContext(
         worker_id=worker.pk,
         user_id=worker.user_id,
         provider_id=worker.provider_id,
-        stamp=pgcycle.routing_stamp(worker.pk, process_ids),
-        process_ids=process_ids,
+        worker_updated_at=worker.updated_at,
+        routing_version=version,
         grants=tuple(worker_grants(worker, capacity_free=False, policies=policies)),
         queue_channels={p.queue_id: p.channel for p in policies},
         clocked=any(p.sla_policy_id is not None for p in processes),
@@ -379,9 +381,7 @@ def _claim_sql(
     if not grants:
         return None
     arrays = (
-        context.arrays
-        if queue is None
-        else pgcycle.grant_arrays(grants, context.queue_channels, context.process_ids)
+        context.arrays if queue is None else pgcycle.grant_arrays(grants, context.queue_channels)
     )
     got = pgcycle.claim(
         actor=actor, pull=context.pull(arrays, _ordering(queue), per_grant), now=now, alone=alone

@@ -62,6 +62,21 @@ class Queue(TenantOwned):
         return self.name
 
 
+class RoutingVersion(models.Model):
+    """How often a provider's processes and queues have changed. On PostgreSQL,
+    triggers count every insert, change and delete of either (migration 0015), so a
+    worker's kept routing context is checked against one number, not by reading
+    every process and queue it covers (docs/routing.md)."""
+
+    provider = models.OneToOneField(
+        "tenancy.Organisation", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"routing version {self.version} of provider {self.provider_id}"
+
+
 class FailureKind(models.TextChoices):
     BUSINESS = "business", "Business (bad input; a human reviews it)"
     SYSTEM = "system", "System (retried automatically)"

@@ -34,7 +34,7 @@ from django.db import connection
 from offload.core import prepared
 from offload.tenancy import visibility
 from offload.tenancy.visibility import Principal
-from offload.work.models import Assignment, WorkItem
+from offload.work.models import Assignment, RoutingVersion, WorkItem
 from offload.work.routing import ANY_LANGUAGE, Grant
 
 # The provider's backlog rows a pull reads first, in the pull's order (see
@@ -55,34 +55,27 @@ _ORDER_COLUMNS = {
     "created_at": "i.created_at",
 }
 
-# What a worker's routing context was computed from: the worker (its skills,
-# languages, certifications and channels move its updated_at), the queues of its
-# processes (how many, and their last edit) and those processes' last edit.
-_STAMP_SQL = """
-    w.updated_at::text
-    || '|' || (SELECT count(*) || ':' || COALESCE(max(q.updated_at)::text, '')
-               FROM work_queue q WHERE q.process_id = ANY(%(processes)s::bigint[]))
-    || '|' || (SELECT COALESCE(max(p.updated_at)::text, '')
-               FROM contracts_process p WHERE p.id = ANY(%(processes)s::bigint[]))
-"""
+# A kept routing context is fresh while the worker's row is as it was read (its
+# skills, languages, certifications and channels move its updated_at) and its
+# provider's processes and queues have not changed since it was made (their
+# routing version, which triggers keep: models.RoutingVersion).
+_FRESH_SQL = """w.updated_at = %(worker_updated_at)s
+        AND COALESCE((SELECT v.version FROM work_routingversion v
+                      WHERE v.provider_id = w.provider_id), 0) = %(routing_version)s"""
 
 
-def routing_stamp(worker_id: int, process_ids: Sequence[int]) -> str:
-    """The stamp a routing context carries; the claim statement compares it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_STAMP_SQL} FROM workers_worker w WHERE w.id = %(worker)s",  # noqa: S608
-            {"worker": worker_id, "processes": list(process_ids)},
-        )
-        row = cursor.fetchone()
-    return str(row[0]) if row else ""
+def routing_version(provider_id: int) -> int:
+    """The provider's routing version: read before what a routing context is made
+    of, so a change made meanwhile makes the context stale, never wrongly fresh."""
+    found = RoutingVersion.objects.filter(provider_id=provider_id).values_list("version", flat=True)
+    return next(iter(found), 0)
 
 
 # The worker's gate, its grants and the item picked. {load} is a channel row's load
 # as the pull counts it; {also} a further condition on pulling at all.
 _CLAIM_READS = """
 gate AS (
-    SELECT w.presence, w.is_active, {stamp} = %(stamp)s AS fresh
+    SELECT w.presence, w.is_active, {fresh} AS fresh
     FROM workers_worker w WHERE w.id = %(worker)s
 ),
 open_channels AS (
@@ -275,7 +268,6 @@ class GrantArrays:
     """A worker's grants as the claim statement's array parameters, in PostgreSQL's
     text form: made once per routing context, not dumped again on every pull."""
 
-    processes: str
     queues: str
     languages: tuple[str, ...]  # one array per slot: each grant's n-th language
     waits: str
@@ -284,9 +276,7 @@ class GrantArrays:
     any_language: bool  # some grant is for items of every language
 
 
-def grant_arrays(
-    grants: Sequence[Grant], queue_channels: Mapping[int, str], process_ids: Sequence[int]
-) -> GrantArrays:
+def grant_arrays(grants: Sequence[Grant], queue_channels: Mapping[int, str]) -> GrantArrays:
     """One read per queue and wait: the grants' languages together ('*', every
     language, alone when granted)."""
     by_wait: dict[tuple[int, float], set[str]] = {}
@@ -299,7 +289,6 @@ def grant_arrays(
     in_order = [sorted(languages) for languages in by_wait.values()]
     slots = max((len(ordered) for ordered in in_order), default=1)
     return GrantArrays(
-        processes=_array(list(process_ids)),
         queues=_array([queue_id for queue_id, _ in by_wait]),
         languages=tuple(
             _array([ordered[slot] if slot < len(ordered) else None for ordered in in_order])
@@ -331,7 +320,9 @@ class Pull:
     worker_id: int
     user_id: int
     provider_id: int
-    stamp: str  # routing_stamp: the statement refuses a stale one
+    # What the context was made from (_FRESH_SQL): the statement refuses it stale.
+    worker_updated_at: datetime
+    routing_version: int
     arrays: GrantArrays
     ordering: tuple[str, ...]
     per_grant: int | None
@@ -350,8 +341,8 @@ def claim(*, actor: Principal, pull: Pull, now: datetime, alone: bool = False) -
 def _pull_params(actor: Principal, pull: Pull, now: datetime, alone: bool) -> dict[str, Any]:
     arrays = pull.arrays
     return {
-        "stamp": pull.stamp,
-        "processes": arrays.processes,
+        "worker_updated_at": pull.worker_updated_at,
+        "routing_version": pull.routing_version,
         "worker": pull.worker_id,
         "user": pull.user_id,
         "g_queue": arrays.queues,
@@ -455,7 +446,7 @@ def _claim_reads(
             lock=_LOCK_SQL.format(source="cand", ordering=order),
         )
     return _CLAIM_READS.format(
-        stamp=_STAMP_SQL,
+        fresh=_FRESH_SQL,
         load=load,
         slot_columns=", ".join(slot_names),
         slot_arrays=", ".join(f"%(g_l{slot})s::text[]" for slot in range(1, slots + 1)),

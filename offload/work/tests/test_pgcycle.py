@@ -3,6 +3,7 @@ write, and give way to them whenever their answer could differ."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
+from offload.contracts.models import Process
 from offload.core import errors
 from offload.tenancy import visibility
 from offload.tenancy.tests.factories import make_api_key
@@ -17,7 +19,7 @@ from offload.tenancy.visibility import Principal
 from offload.work import leases, pgcycle, services, webhooks
 from offload.work.models import Assignment, Queue, WebhookDelivery, WorkItem, WorkItemEvent
 from offload.work.routing import Grant
-from offload.work.tests.factories import make_item, make_process
+from offload.work.tests.factories import make_item, make_process, make_queue
 from offload.workers import services as worker_services
 from offload.workers.models import Worker, WorkerChannel
 from offload.workers.tests.factories import make_agent
@@ -183,6 +185,49 @@ def test_a_stale_context_is_made_again_when_a_queue_changes():
     queue.save()
     # when / then: items of push queues are offered, never pulled
     assert leases.work_item_claim(actor=actor) is None
+
+
+def test_a_stale_context_is_made_again_when_a_process_changes():
+    # given: a worker that pulled once
+    process = make_process(required_skills={"billing": 1})
+    worker = agent(process, skills={"billing": 2})
+    make_item(process, reference="FIRST")
+    actor = principal(worker)
+    first = leases.work_item_claim(actor=actor)
+    assert first is not None
+    services.work_item_complete(actor=actor, item=first.item, outcome="resolved")
+    make_item(process, reference="SECOND")
+    # when: the process now needs more skill than the worker has
+    Process.objects.filter(pk=process.pk).update(required_skills={"billing": 3})
+    # then
+    assert leases.work_item_claim(actor=actor) is None
+
+
+def routing_version(provider_id: int) -> int:
+    return pgcycle.routing_version(provider_id)
+
+
+def test_every_change_to_a_process_or_queue_moves_its_providers_routing_version():
+    # given: a process and its queue
+    process = make_process()
+    queue = make_queue(process)
+    provider = process.provider_id
+    steps = []
+    # when: each change, and an update that changes nothing
+    steps.append(routing_version(provider))
+    Queue.objects.filter(pk=queue.pk).update(lease_seconds=queue.lease_seconds + 1)
+    steps.append(routing_version(provider))
+    Queue.objects.filter(pk=queue.pk).update(lease_seconds=queue.lease_seconds + 1)
+    steps.append(routing_version(provider))
+    Process.objects.filter(pk=process.pk).update(wrap_up_seconds=7)
+    steps.append(routing_version(provider))
+    queue.delete()
+    steps.append(routing_version(provider))
+    make_process()  # another provider's
+    steps.append(routing_version(provider))
+    # then: up by one for each change, not for the no-op or another provider's process
+    assert steps[0] > 0
+    assert [b - a for a, b in itertools.pairwise(steps)] == [1, 0, 1, 1, 0]
 
 
 def test_an_unavailable_worker_still_gets_its_409():
@@ -539,11 +584,11 @@ def test_the_grants_reach_the_statement_as_given():
     # given: grants whose languages need quoting in PostgreSQL's array text form
     grants = [Grant(7, 'a"b\\c', 1.5), Grant(7, "en", 1.5), Grant(9, "*", 0), Grant(9, "", 0)]
     # when
-    arrays = pgcycle.grant_arrays(grants, {7: "chat", 9: "voice"}, [3, 4])
+    arrays = pgcycle.grant_arrays(grants, {7: "chat", 9: "voice"})
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT %s::bigint[], %s::text[], %s::text[], %s::float8[], %s::text[], %s::bigint[]",
-            [arrays.queues, *arrays.languages, arrays.waits, arrays.channels, arrays.processes],
+            "SELECT %s::bigint[], %s::text[], %s::text[], %s::float8[], %s::text[]",
+            [arrays.queues, *arrays.languages, arrays.waits, arrays.channels],
         )
         found = cursor.fetchone()
     # then: one read per queue and wait, its languages in slots ('*' alone)
@@ -553,8 +598,7 @@ def test_the_grants_reach_the_statement_as_given():
         ["en", None],
         [1.5, 0.0],
         ["chat", "voice"],
-        [3, 4],
     )
     assert arrays.slots == 2
     assert arrays.any_language
-    assert not pgcycle.grant_arrays([Grant(7, "en", 0)], {7: "chat"}, [3]).any_language
+    assert not pgcycle.grant_arrays([Grant(7, "en", 0)], {7: "chat"}).any_language
