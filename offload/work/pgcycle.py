@@ -157,7 +157,7 @@ taken AS (
 ),{writes}
 busy AS (
     UPDATE workers_worker SET idle_since = NULL
-    WHERE id = %(worker)s AND EXISTS (SELECT 1 FROM upd)
+    WHERE id = %(worker)s AND idle_since IS NOT NULL AND EXISTS (SELECT 1 FROM upd)
 )
 SELECT {claimed}
 """
@@ -579,11 +579,12 @@ taken AS (
     SELECT id FROM cap WHERE took = 1
 ),{writes}
 idle AS (
-    -- Busy with the next item; else idle from now if it holds nothing any more.
+    -- Busy with the next item (a row already busy is left alone); else idle from
+    -- now if it holds nothing any more.
     UPDATE workers_worker w
     SET idle_since = CASE WHEN EXISTS (SELECT 1 FROM upd) THEN NULL ELSE %(now)s END
     WHERE w.id = %(worker)s AND (
-        EXISTS (SELECT 1 FROM upd)
+        (EXISTS (SELECT 1 FROM upd) AND w.idle_since IS NOT NULL)
         OR (w.presence = 'available' AND EXISTS (SELECT 1 FROM freed)
             AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.load > 0)
             AND NOT EXISTS (
