@@ -428,6 +428,17 @@ def timed(threads: int, seconds: float, cycle_for: Callable[[int], Callable[[], 
     return sum(done) / window.elapsed()
 
 
+def settle() -> None:
+    """Before a phase: the backlog's statistics, and a checkpoint, so that each phase
+    starts as soon after one as the other (the first write to a page after a
+    checkpoint logs the whole page, which weighs on the minutes that follow)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE work_workitem")
+        cursor.execute("CHECKPOINT")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="offload bench routing")
     parser.add_argument("--items", type=int, default=ITEMS)
@@ -444,15 +455,13 @@ def main(argv: list[str] | None = None) -> None:
     run = f"{int(time.time()) % 10**8:x}"
     t0 = time.perf_counter()
     world = world_create(run, args.items, args.threads)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE work_workitem")
+    settle()
     built = time.perf_counter() - t0
     print(f"world: {len(world.item_ids):,} items, {len(world.worker_ids)} workers, {built:.1f} s")
     cycles_per_s, p99, doubles = bench_service(world, args.seconds)
     print(f"ours: {cycles_per_s:,.0f} cycles/s, pull p99 {p99:.1f} ms, {doubles} doubles")
     fused_world = world_create(f"{run}f", args.items, args.threads)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE work_workitem")
+    settle()
     fused_per_s, fused_p99, fused_doubles = bench_service(fused_world, args.seconds, fused=True)
     print(
         f"complete-and-next: {fused_per_s:,.0f} cycles/s, p99 {fused_p99:.1f} ms, "
