@@ -154,16 +154,23 @@ def test_both_paths_write_the_same_rows(monkeypatch, wrap_up):
             assert fast_rows["item"][key] == general_rows["item"][key]
 
 
-def test_a_stale_context_is_made_again_when_the_worker_changes():
-    # given: a worker whose context was kept by a first pull
-    process = make_process(required_skills={"billing": 3})
-    worker = agent(process, skills={"billing": 3})
+def context_kept(process: Any, worker: Worker) -> Principal:
+    """The worker's principal once a cycle kept its routing context, with a second
+    item waiting."""
     make_item(process, reference="FIRST")
     actor = principal(worker)
     first = leases.work_item_claim(actor=actor)
     assert first is not None
     services.work_item_complete(actor=actor, item=first.item, outcome="resolved")
     make_item(process, reference="SECOND")
+    return actor
+
+
+def test_a_stale_context_is_made_again_when_the_worker_changes():
+    # given: a worker whose context was kept by a first pull
+    process = make_process(required_skills={"billing": 3})
+    worker = agent(process, skills={"billing": 3})
+    actor = context_kept(process, worker)
     # when: its skill drops below the process's level
     worker_services.worker_update(actor=None, worker=worker, data={"skills": {"billing": 1}})
     # then: the next pull sees it
@@ -174,12 +181,7 @@ def test_a_stale_context_is_made_again_when_a_queue_changes():
     # given: a worker that pulled once, and a queue of its process switched to push
     process = make_process()
     worker = agent(process)
-    make_item(process, reference="FIRST")
-    actor = principal(worker)
-    first = leases.work_item_claim(actor=actor)
-    assert first is not None
-    services.work_item_complete(actor=actor, item=first.item, outcome="resolved")
-    make_item(process, reference="SECOND")
+    actor = context_kept(process, worker)
     queue = Queue.objects.get(process=process, is_review=False)
     queue.routing_mode = "push"
     queue.save()
@@ -191,12 +193,7 @@ def test_a_stale_context_is_made_again_when_a_process_changes():
     # given: a worker that pulled once
     process = make_process(required_skills={"billing": 1})
     worker = agent(process, skills={"billing": 2})
-    make_item(process, reference="FIRST")
-    actor = principal(worker)
-    first = leases.work_item_claim(actor=actor)
-    assert first is not None
-    services.work_item_complete(actor=actor, item=first.item, outcome="resolved")
-    make_item(process, reference="SECOND")
+    actor = context_kept(process, worker)
     # when: the process now needs more skill than the worker has
     Process.objects.filter(pk=process.pk).update(required_skills={"billing": 3})
     # then
