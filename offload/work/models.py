@@ -68,8 +68,14 @@ class RoutingVersion(models.Model):
     worker's kept routing context is checked against one number, not by reading
     every process and queue it covers (docs/routing.md)."""
 
+    # No constraint: the triggers may count a process deleted with its provider, in the
+    # same transaction, after the provider's row is gone; the orphan row is harmless.
     provider = models.OneToOneField(
-        "tenancy.Organisation", on_delete=models.CASCADE, primary_key=True, related_name="+"
+        "tenancy.Organisation",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        primary_key=True,
+        related_name="+",
     )
     version = models.BigIntegerField(default=0)
 
