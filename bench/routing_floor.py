@@ -152,7 +152,7 @@ def floor_cycle(world: World, n: int) -> Callable[[], bool]:
 
 def statements_cycle(world: World, n: int) -> Callable[[], bool]:
     from offload.tenancy import visibility
-    from offload.work import leases, pgcycle, routing
+    from offload.work import leases, pgcycle
     from offload.workers.models import Worker
 
     worker = Worker.objects.select_related("user").get(pk=world.worker_ids[n])
@@ -162,9 +162,7 @@ def statements_cycle(world: World, n: int) -> Callable[[], bool]:
     assert context is not None
     assert not context.clocked
 
-    pull = context.pull(
-        context.arrays, tuple(routing.DEFAULT_ORDERING), pgcycle.CANDIDATES_PER_GRANT
-    )
+    pull = context.pull()
 
     def cycle() -> bool:
         got = pgcycle.claim(actor=actor, pull=pull, now=datetime.now(UTC), alone=True)

@@ -116,6 +116,13 @@ def append_many(
 COPY_FROM = 200
 
 
+def clocks_follow_written(item: WorkItem, event_type: str, at: datetime) -> None:
+    """The clocks follow an event one of pgcycle's statements wrote: its type and
+    time are what they read."""
+    event = WorkItemEvent(item=item, type=event_type, at=at, data={"to_status": event_type})
+    clocks_follow(item, event)
+
+
 def clocks_follow(item: WorkItem, event: WorkItemEvent) -> None:
     """Advance the item's SLA clocks by a new event (saved, or written by one of
     the statements of offload.work.pgcycle) and record what they signal: a warning

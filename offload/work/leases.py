@@ -177,15 +177,19 @@ class RoutingContext:
         return pgcycle.grant_arrays(self.grants, self.queue_channels)
 
     def pull(
-        self, arrays: pgcycle.GrantArrays, ordering: tuple[str, ...], per_grant: int | None
+        self,
+        arrays: pgcycle.GrantArrays | None = None,
+        ordering: tuple[str, ...] = routing.DEFAULT_ORDERING,
+        per_grant: int | None = pgcycle.CANDIDATES_PER_GRANT,
     ) -> pgcycle.Pull:
+        """A pull's inputs: by default the fast pull across all its grants."""
         return pgcycle.Pull(
             worker_id=self.worker_id,
             user_id=self.user_id,
             provider_id=self.provider_id,
             worker_updated_at=self.worker_updated_at,
             routing_version=self.routing_version,
-            arrays=arrays,
+            arrays=self.arrays if arrays is None else arrays,
             ordering=ordering,
             per_grant=per_grant,
         )
@@ -343,10 +347,9 @@ def work_item_claim(
         context = routing_context(actor)
         if context is not None:
             got = _claim_fast(actor, context, queue, now)
-            if got is not None and got.item is not None and got.lease is not None:
-                return Claim(item=got.item, assignment=got.lease)
-            if got is not None and got.decided:
-                return None
+            claimed = claim_of(got)
+            if claimed is not None or (got is not None and got.decided):
+                return claimed
         routing_context_forget(actor)
     return _claim_general(actor=actor, queue=queue, now=now)
 
@@ -394,10 +397,14 @@ def claimed_clocks_follow(got: pgcycle.ClaimOutcome, now: datetime) -> None:
     """The clocks of an item a statement claimed follow its `assigned` event, in the
     caller's transaction."""
     if got.item is not None and got.has_clocks:
-        event = WorkItemEvent(
-            item=got.item, type="assigned", at=now, data={"to_status": "assigned"}
-        )
-        history.clocks_follow(got.item, event)
+        history.clocks_follow_written(got.item, "assigned", now)
+
+
+def claim_of(got: pgcycle.ClaimOutcome | None) -> Claim | None:
+    """The claim a statement made, if it made one."""
+    if got is None or got.item is None or got.lease is None:
+        return None
+    return Claim(item=got.item, assignment=got.lease)
 
 
 def _ordering(queue: Queue | None) -> tuple[str, ...]:
@@ -422,10 +429,7 @@ def _claim_general(*, actor: Principal, queue: Queue | None, now: datetime) -> C
         # Every candidate of every grant: exact, for the pulls the fast one left open;
         # the context made here serves the next pull.
         context = _context_keep(actor, worker)
-        got = _claim_sql(actor, context, queue, now, None) if context else None
-        if got is None or got.item is None or got.lease is None:
-            return None
-        return Claim(item=got.item, assignment=got.lease)
+        return claim_of(_claim_sql(actor, context, queue, now, None) if context else None)
     grants = worker_grants(worker, queue.pk if queue else None)
     if not grants:
         return None

@@ -327,14 +327,18 @@ class Pull:
     ordering: tuple[str, ...]
     per_grant: int | None
 
+    @property
+    def shape(self) -> tuple[tuple[str, ...], int, bool]:
+        """What its statement is compiled for: the ordering and the grants' shape."""
+        return self.ordering, self.arrays.slots, self.arrays.any_language
+
 
 def claim(*, actor: Principal, pull: Pull, now: datetime, alone: bool = False) -> ClaimOutcome:
     """Pick, lock and assign the best item the grants allow, of the worker's
     provider. `alone`: the statement is its own transaction (see the module's
     docstring)."""
     params = _pull_params(actor, pull, now, alone)
-    shape = (pull.ordering, pull.arrays.slots, pull.arrays.any_language)
-    row = prepared.fetch(_claim_statement(*shape), params)[0]
+    row = prepared.fetch(_claim_statement(*pull.shape), params)[0]
     return _claimed(row, pull, now, alone)
 
 
@@ -352,6 +356,13 @@ def _pull_params(actor: Principal, pull: Pull, now: datetime, alone: bool) -> di
         "per_grant": pull.per_grant,
         "provider": pull.provider_id,
         "head_rows": HEAD_ROWS,
+        **_actor_params(actor, now, alone),
+    }
+
+
+def _actor_params(actor: Principal, now: datetime, alone: bool) -> dict[str, Any]:
+    """Who writes the events, when, and whether the statement is its own transaction."""
+    return {
         "now": now,
         "api_key": actor.api_key.pk if actor.api_key else None,
         "label": actor.label,
@@ -659,9 +670,7 @@ def complete_and_claim(
     not held so (nothing written). Alone, an item with clocks (either) is not written
     and says so: the completion's, by `needs_transaction`, then nothing else is; the
     next item's, by the claim's, once the completion is."""
-    statement, item_params = _complete_and_claim_statement(
-        actor, pull.ordering, pull.arrays.slots, pull.arrays.any_language
-    )
+    statement, item_params = _complete_and_claim_statement(actor, *pull.shape)
     params = {
         **_pull_params(actor, pull, now, alone),
         **_done_params(actor, item_id, item_params, outcome, result, data, now, alone),
@@ -687,11 +696,8 @@ def _done_params(
         **{name: item_id if value == _ITEM else value for name, value in item_params.items()},
         "outcome": outcome,
         "result": json.dumps(dict(result)),
-        "now": now,
-        "api_key": actor.api_key.pk if actor.api_key else None,
-        "label": actor.label,
         "data": json.dumps(dict(data)),
-        "alone": alone,
+        **_actor_params(actor, now, alone),
     }
 
 

@@ -24,7 +24,7 @@ from offload.tenancy import audit, validators, visibility
 from offload.tenancy.models import OrganisationKind, Role, User
 from offload.tenancy.services import save_unique, update_model
 from offload.tenancy.visibility import Principal
-from offload.work import history, leases, lifecycle, mail_send, pgcycle, routing
+from offload.work import history, leases, lifecycle, mail_send, pgcycle
 from offload.work.lifecycle import Action, Status
 from offload.work.models import (
     FailureKind,
@@ -33,7 +33,6 @@ from offload.work.models import (
     Queue,
     RoutingMode,
     WorkItem,
-    WorkItemEvent,
 )
 
 logger = logging.getLogger(__name__)
@@ -431,6 +430,7 @@ def work_item_complete_and_claim(
     once the completion is written it stands whatever the pull answers: a worker
     that may not pull now (not available, deactivated meanwhile) gets no next item."""
     done: WorkItem | None = None
+    data = None
     context = leases.routing_context(actor) if _one_statement_open(actor) else None
     if context is not None:
         data = _completion_checked(actor, outcome, result, handle_seconds)
@@ -438,17 +438,24 @@ def work_item_complete_and_claim(
         if got is not None:
             done, claimed = got
             if claimed.decided:
-                if claimed.item is None or claimed.lease is None:
-                    return done, None
-                return done, leases.Claim(item=claimed.item, assignment=claimed.lease)
+                return done, leases.claim_of(claimed)
     if done is None:
         # A 404 before any other answer, as for every item action; then a 403 for a
         # caller that could never pull, before anything is written.
         item = visibility.get_visible(actor, WorkItem.objects.all(), pk=item_id)
         leases.worker_of(actor)
-        done = work_item_complete(
-            actor=actor, item=item, outcome=outcome, result=result, handle_seconds=handle_seconds
-        )
+        if data is None:
+            done = work_item_complete(
+                actor=actor,
+                item=item,
+                outcome=outcome,
+                result=result,
+                handle_seconds=handle_seconds,
+            )
+        else:
+            # The one statement found this is not the holder's common case: the
+            # complete statement would find the same.
+            done = _complete(actor, item, outcome, result or {}, data)
     try:
         return done, leases.work_item_claim(actor=actor)
     except (errors.Conflict, errors.PermissionDenied):
@@ -468,9 +475,6 @@ def _complete_and_claim_in_one_statement(
     transaction) when the worker's processes keep no clocks; a next item with clocks
     is then left to the pull (undecided)."""
     now = timezone.now()
-    pull = context.pull(
-        context.arrays, tuple(routing.DEFAULT_ORDERING), pgcycle.CANDIDATES_PER_GRANT
-    )
     statement = functools.partial(
         pgcycle.complete_and_claim,
         actor=actor,
@@ -478,7 +482,7 @@ def _complete_and_claim_in_one_statement(
         outcome=outcome,
         result=result or {},
         data=data,
-        pull=pull,
+        pull=context.pull(),
         now=now,
     )
     if not context.clocked:
@@ -494,7 +498,7 @@ def _complete_and_claim_in_one_statement(
         done, claimed = got
         assert done.item is not None
         if done.has_clocks:
-            _completed_clocks_follow(done.item, now)
+            history.clocks_follow_written(done.item, "completed", now)
         leases.claimed_clocks_follow(claimed, now)
         return done.item, claimed
 
@@ -577,14 +581,9 @@ def _complete_in_one_statement(
         if done is None or done.item is None:
             return None
         if done.has_clocks:
-            _completed_clocks_follow(done.item, now)
+            # The statement wrote the `completed` event; the clocks follow it.
+            history.clocks_follow_written(done.item, "completed", now)
         return done.item
-
-
-def _completed_clocks_follow(item: WorkItem, now: datetime) -> None:
-    """A statement wrote the item's `completed` event; its clocks follow it."""
-    event = WorkItemEvent(item=item, type="completed", at=now, data={"to_status": "completed"})
-    history.clocks_follow(item, event)
 
 
 @transaction.atomic
