@@ -393,6 +393,84 @@ def bench_peer(jobs: int, threads: int, seconds: float) -> float:
             conn.close()
 
 
+def orm_cycle_for(world: World) -> Callable[[int], Callable[[], bool]]:
+    """The issue's yardstick, "a minimal ORM claim" (about 300 cycles/s where the
+    issue was written): each of the world's workers pulls with Django's ORM (the
+    best queued item of its processes' queues in one of its languages, locked with
+    SKIP LOCKED), leases it and writes its event, then completes it, ends the lease
+    and writes that event; one transaction each. No capacity, clocks, webhooks,
+    routing policy or fallback: it does less than a cycle of ours, so it flatters
+    itself, not us. Run in the same process as ours, it tells how quick the machine
+    is now (`orm_cycles_per_s`)."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from offload.work.models import Assignment, Queue, WorkItem, WorkItemEvent
+    from offload.workers.models import Worker
+
+    def cycle_for(n: int) -> Callable[[], bool]:
+        worker = Worker.objects.select_related("user").get(pk=world.worker_ids[n])
+        queue_ids = list(
+            Queue.objects.filter(process__in=worker.processes.all()).values_list("id", flat=True)
+        )
+
+        def event(item: WorkItem, type_: str) -> None:
+            seq = WorkItemEvent.objects.filter(item=item).aggregate(last=Max("seq"))["last"]
+            WorkItemEvent.objects.create(
+                item=item,
+                client_id=item.client_id,
+                provider_id=item.provider_id,
+                seq=(seq or 0) + 1,
+                type=type_,
+                at=timezone.now(),
+                actor_user=worker.user,
+                actor_label=worker.user.username,
+            )
+
+        def cycle() -> bool:
+            with transaction.atomic():
+                item = (
+                    WorkItem.objects.select_for_update(skip_locked=True)
+                    .filter(
+                        queue_id__in=queue_ids,
+                        language__in=worker.languages,
+                        status__in=["queued", "escalated"],
+                    )
+                    .order_by("priority", "due_at", "created_at", "id")
+                    .first()
+                )
+                if item is None:
+                    return False
+                now = timezone.now()
+                item.status, item.assignee = "assigned", worker.user
+                item.save(update_fields=["status", "assignee", "updated_at"])
+                lease = Assignment.objects.create(
+                    item=item,
+                    worker=worker,
+                    client_id=item.client_id,
+                    provider_id=item.provider_id,
+                    assigned_at=now,
+                    lease_expires_at=now + timedelta(minutes=5),
+                    how="pull",
+                )
+                event(item, "assigned")
+            with transaction.atomic():
+                now = timezone.now()
+                item.status, item.outcome, item.completed_at = "completed", "resolved", now
+                item.save(update_fields=["status", "outcome", "completed_at", "updated_at"])
+                lease.ended_at, lease.end_reason = now, "completed"
+                lease.save(update_fields=["ended_at", "end_reason", "updated_at"])
+                event(item, "completed")
+            return True
+
+        return cycle
+
+    return cycle_for
+
+
 def timed(threads: int, seconds: float, cycle_for: Callable[[int], Callable[[], bool]]) -> float:
     """Cycles per second of `threads` threads, each looping its own cycle (made in
     its thread, False when it found nothing) for `seconds` after its warm-up."""
@@ -469,6 +547,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     peer = bench_peer(args.items, args.threads, args.seconds)
     print(f"procrastinate: {peer:,.0f} claim+finish/s")
+    orm_world = world_create(f"{run}o", args.items, args.threads)
+    settle()
+    orm_per_s = timed(args.threads, args.seconds, orm_cycle_for(orm_world))
+    print(f"minimal ORM claim: {orm_per_s:,.0f} cycles/s")
     http_rate: float | None = None
     http_p99: float | None = None
     if args.http_clients > 0:
@@ -487,6 +569,7 @@ def main(argv: list[str] | None = None) -> None:
         "fused_cycles_per_s": round(fused_per_s, 1),
         "fused_ratio_vs_peer": round(fused_per_s / peer, 3) if peer else None,
         "fused_p99_ms": round(fused_p99, 2),
+        "orm_cycles_per_s": round(orm_per_s, 1),
         "http_clients": args.http_clients,
         "http_cycles_per_s": None if http_rate is None else round(http_rate, 1),
         "http_p99_ms": None if http_p99 is None else round(http_p99, 2),

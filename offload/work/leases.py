@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -153,6 +153,32 @@ def _lease_seconds(queue_id: int) -> int:
 # ------------------------------------------------------------------ routing contexts
 
 
+# After a pull that found nothing for its worker in the provider's head, this many
+# of its pulls read past the head at once before the head alone is tried again.
+PULLS_PAST_THE_HEAD = 16
+
+
+class HeadHint:
+    """Whether a worker's next pull reads the provider's head alone
+    (pgcycle.Pull.head_only), a statement a fifth smaller. A worker whose work is
+    at the head saves that on every pull; one whose work lies past it would pay a
+    wasted statement on every pull, so after a miss it reads past the head for its
+    next PULLS_PAST_THE_HEAD. A hint only: threads racing on it cost a statement,
+    never a wrong pick."""
+
+    def __init__(self) -> None:
+        self.pulls_past_the_head = 0
+
+    def head_alone(self) -> bool:
+        if self.pulls_past_the_head > 0:
+            self.pulls_past_the_head -= 1
+            return False
+        return True
+
+    def missed(self) -> None:
+        self.pulls_past_the_head = PULLS_PAST_THE_HEAD
+
+
 @dataclass(frozen=True)
 class RoutingContext:
     """What a worker's pulls need to know, kept between pulls: who it is and what it
@@ -170,6 +196,7 @@ class RoutingContext:
     # Some of its processes have an SLA policy: their items' clocks follow the
     # cycle's events, so its statements run in a transaction (pgcycle's `alone`).
     clocked: bool = True
+    head: HeadHint = field(default_factory=HeadHint, compare=False, repr=False)
 
     @functools.cached_property
     def arrays(self) -> pgcycle.GrantArrays:
@@ -181,8 +208,10 @@ class RoutingContext:
         arrays: pgcycle.GrantArrays | None = None,
         ordering: tuple[str, ...] = routing.DEFAULT_ORDERING,
         per_grant: int | None = pgcycle.CANDIDATES_PER_GRANT,
+        head_only: bool | None = None,
     ) -> pgcycle.Pull:
-        """A pull's inputs: by default the fast pull across all its grants."""
+        """A pull's inputs: by default the fast pull across all its grants, of the
+        head alone as its hint says."""
         return pgcycle.Pull(
             worker_id=self.worker_id,
             user_id=self.user_id,
@@ -192,6 +221,7 @@ class RoutingContext:
             arrays=self.arrays if arrays is None else arrays,
             ordering=ordering,
             per_grant=per_grant,
+            head_only=self.head.head_alone() if head_only is None else head_only,
         )
 
 
@@ -386,9 +416,11 @@ def _claim_sql(
     arrays = (
         context.arrays if queue is None else pgcycle.grant_arrays(grants, context.queue_channels)
     )
-    got = pgcycle.claim(
-        actor=actor, pull=context.pull(arrays, _ordering(queue), per_grant), now=now, alone=alone
-    )
+    pull = context.pull(arrays, _ordering(queue), per_grant)
+    got = pgcycle.claim(actor=actor, pull=pull, now=now, alone=alone)
+    if got.head_missed:
+        context.head.missed()
+        got = pgcycle.claim(actor=actor, pull=replace(pull, head_only=False), now=now, alone=alone)
     claimed_clocks_follow(got, now)
     return got
 

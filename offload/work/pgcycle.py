@@ -214,7 +214,10 @@ head_cand AS (
     SELECT h.id FROM head h JOIN open_grants g ON g.queue_id = h.queue_id
     WHERE (g.l1 = '*' OR h.language IN ({slot_columns}))
       AND h.since <= %(now)s - g.min_wait * interval '1 second'
-),
+),{rest}"""
+
+# Past the head, the grants' own heads (_GRANT_HEADS_SQL) when the head has nothing.
+_PAST_THE_HEAD_SQL = """
 picked_head AS ({lock_head}
 ),
 {grant_heads}
@@ -222,6 +225,14 @@ picked_rest AS ({lock_rest}
 ),
 picked AS (
     SELECT * FROM picked_head UNION ALL SELECT * FROM picked_rest
+),"""
+
+# The head alone (Pull.head_only): when it has nothing to take, the statement says
+# so (ClaimOutcome.head_missed) and writes nothing; the caller then runs the one
+# that reads past it. A statement planned without the grants' heads is a fifth
+# smaller, and starting and ending its plan is most of what a pull costs.
+_HEAD_ONLY_SQL = """
+picked AS ({lock_head}
 ),"""
 
 
@@ -257,6 +268,9 @@ class ClaimOutcome:
     # The item has SLA clocks: they must follow the `assigned` event. Without an
     # item: run alone, it picked one with clocks and wrote nothing.
     has_clocks: bool = False
+    # Read the provider's head alone (Pull.head_only) and found nothing there to
+    # take: the statement that reads past it is still to run.
+    head_missed: bool = False
 
     @property
     def needs_transaction(self) -> bool:
@@ -326,11 +340,18 @@ class Pull:
     arrays: GrantArrays
     ordering: tuple[str, ...]
     per_grant: int | None
+    # Read the provider's head alone (_HEAD_ONLY_SQL); only in the provider's order.
+    head_only: bool = False
 
     @property
-    def shape(self) -> tuple[tuple[str, ...], int, bool]:
-        """What its statement is compiled for: the ordering and the grants' shape."""
-        return self.ordering, self.arrays.slots, self.arrays.any_language
+    def reads_head_alone(self) -> bool:
+        return self.head_only and self.ordering == _PROVIDER_ORDER
+
+    @property
+    def shape(self) -> tuple[tuple[str, ...], int, bool, bool]:
+        """What its statement is compiled for: the ordering, the grants' shape and
+        how far it reads."""
+        return self.ordering, self.arrays.slots, self.arrays.any_language, self.reads_head_alone
 
 
 def claim(*, actor: Principal, pull: Pull, now: datetime, alone: bool = False) -> ClaimOutcome:
@@ -376,6 +397,8 @@ def _claimed(row: Mapping[str, Any], pull: Pull, now: datetime, alone: bool) -> 
         if alone and row["has_clocks"]:
             return ClaimOutcome(None, None, decided=False, has_clocks=True)
         usable = row["gate_fresh"] and row["gate_active"] and row["gate_presence"] == "available"
+        if usable and pull.reads_head_alone and row["gate_candidates"] > 0:
+            return ClaimOutcome(None, None, decided=False, head_missed=True)
         return ClaimOutcome(None, None, decided=bool(usable) and row["gate_candidates"] == 0)
     item = _item(row)
     lease = Assignment(
@@ -408,14 +431,14 @@ _HEAD_SQL = """
 
 @functools.cache
 def _claim_statement(
-    ordering: tuple[str, ...], slots: int, any_language: bool
+    ordering: tuple[str, ...], slots: int, any_language: bool, head_only: bool
 ) -> prepared.Statement:
     """The claim for this ordering and the shape of a worker's grants (_claim_reads)."""
     return prepared.statement(
         _CLAIM_SQL.format(
-            reads=_claim_reads(ordering, slots, any_language),
+            reads=_claim_reads(ordering, slots, any_language, head_only),
             writes=_claim_writes(after=""),
-            claimed=_claimed_columns(ordering),
+            claimed=_claimed_columns(ordering, head_only),
         )
     )
 
@@ -424,6 +447,7 @@ def _claim_reads(
     ordering: tuple[str, ...],
     slots: int,
     any_language: bool,
+    head_only: bool,
     load: str = "wc.load",
     also: str = "",
 ) -> str:
@@ -431,7 +455,7 @@ def _claim_reads(
     `slots` languages per queue (a slot past a grant's languages is NULL and reads
     nothing), reading the backlog of every language only for a worker granted it
     ('*'). In the order of the provider's backlog index, it reads the provider's
-    head first."""
+    head first, and past it unless `head_only`."""
     order = ", ".join(_ORDER_COLUMNS[key] for key in ordering)
     languages = [f"i.language = g.l{slot} AND g.l1 <> '*'" for slot in range(1, slots + 1)]
     if any_language:
@@ -444,12 +468,16 @@ def _claim_reads(
         _GRANT_HEADS_SQL.format, branches=branches, merged=order.replace("i.", "h.")
     )
     if ordering == _PROVIDER_ORDER:
+        lock_head = _LOCK_SQL.format(source="head_cand", ordering=order)
+        rest = (_HEAD_ONLY_SQL if head_only else _PAST_THE_HEAD_SQL).format(
+            lock_head=lock_head,
+            grant_heads=grant_heads(when="NOT EXISTS (SELECT 1 FROM picked_head)"),
+            lock_rest=_LOCK_SQL.format(source="cand", ordering=order),
+        )
         picking = _PROVIDER_HEAD_SQL.format(
             ordering=order,
             slot_columns=", ".join(f"g.{name}" for name in slot_names),
-            lock_head=_LOCK_SQL.format(source="head_cand", ordering=order),
-            grant_heads=grant_heads(when="NOT EXISTS (SELECT 1 FROM picked_head)"),
-            lock_rest=_LOCK_SQL.format(source="cand", ordering=order),
+            rest=rest,
         )
     else:
         picking = _GRANT_HEADS_ONLY_SQL.format(
@@ -472,8 +500,12 @@ def _claim_writes(after: str) -> str:
     )
 
 
-def _claimed_columns(ordering: tuple[str, ...]) -> str:
-    if ordering == _PROVIDER_ORDER:
+def _claimed_columns(ordering: tuple[str, ...], head_only: bool) -> str:
+    """_CLAIMED's columns; `gate_candidates` counts the candidates read, or, of the
+    head alone, the grants still open past it (none: nothing to look further for)."""
+    if ordering == _PROVIDER_ORDER and head_only:
+        candidates = "(SELECT count(*) FROM open_grants)"
+    elif ordering == _PROVIDER_ORDER:
         candidates = "((SELECT count(*) FROM head_cand) + (SELECT count(*) FROM cand))"
     else:
         candidates = "(SELECT count(*) FROM cand)"
@@ -723,7 +755,7 @@ def _complete_statement(actor: Principal) -> tuple[prepared.Statement, dict[str,
 
 @functools.lru_cache(maxsize=4096)
 def _complete_and_claim_statement(
-    actor: Principal, ordering: tuple[str, ...], slots: int, any_language: bool
+    actor: Principal, ordering: tuple[str, ...], slots: int, any_language: bool, head_only: bool
 ) -> tuple[prepared.Statement, dict[str, Any]]:
     """complete_and_claim's statement for this caller and the shape of its grants,
     and its item query's parameters (the id as _ITEM)."""
@@ -734,12 +766,13 @@ def _complete_and_claim_statement(
             ordering,
             slots,
             any_language,
+            head_only,
             load="wc.load - (SELECT count(*) FROM freed f WHERE f.channel = wc.channel)",
             also="\n      AND EXISTS (SELECT 1 FROM done)",
         ),
         writes=_claim_writes(after="\n    WHERE EXISTS (SELECT 1 FROM done_ev)"),
         slugs=_SLUGS_SQL,
-        claimed=_claimed_columns(ordering),
+        claimed=_claimed_columns(ordering, head_only),
     )
     return prepared.statement(sql), named
 

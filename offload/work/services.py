@@ -439,6 +439,9 @@ def work_item_complete_and_claim(
             done, claimed = got
             if claimed.decided:
                 return done, leases.claim_of(claimed)
+            if claimed.head_missed:
+                # The pull below reads past the head, as the worker's next ones will.
+                context.head.missed()
     if done is None:
         # A 404 before any other answer, as for every item action; then a 403 for a
         # caller that could never pull, before anything is written.

@@ -17,6 +17,7 @@ from offload.work.tests.factories import make_item, make_process
 from offload.work.tests.test_pgcycle import (
     agent,
     cycle_rows,
+    head_of_others,
     hooked_process,
     principal,
     transaction_markers,
@@ -169,6 +170,31 @@ def test_the_one_statement_writes_what_the_complete_then_the_pull_write(
             fast_part, general_part = fast_rows[item][part], general_rows[item][part]
             assert without_owners(fast_part) == without_owners(general_part), (item, part)
         assert fast_rows[item]["item"]["status"] == general_rows[item]["item"]["status"]
+
+
+@on_postgresql
+def test_a_next_item_past_the_head_is_taken_and_the_next_pulls_read_past_it(monkeypatch):
+    # given: an English agent holding one of its items, the provider's head German
+    process = make_process(languages=["en", "de"], wrap_up_seconds=0)
+    mine = head_of_others(monkeypatch, process)
+    later = make_item(process, reference="EN-LATER", language="en", priority="P4")
+    worker = agent(process, languages=["en"])
+    actor = principal(worker)
+    assert held_first(process, worker).pk == mine.pk
+    context = leases.routing_context(actor)
+    assert context is not None
+    context.head.pulls_past_the_head = 0  # its hint as if the head had been its own
+    # when: it completes and takes its next, which the head alone does not reach
+    done, claim = services.work_item_complete_and_claim(
+        actor=actor, item_id=mine.pk, outcome="resolved"
+    )
+    # then: the completion stands, the next item is taken past the head (by the pull
+    # that reads past it, one of the PULLS_PAST_THE_HEAD), and the worker's next
+    # pulls read past the head at once
+    assert done.status == "completed"
+    assert claim is not None
+    assert claim.item.pk == later.pk
+    assert context.head.pulls_past_the_head == leases.PULLS_PAST_THE_HEAD - 1
 
 
 @on_postgresql

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from offload.contracts.models import Process
 from offload.core import errors
@@ -300,17 +301,88 @@ def test_a_queue_ordered_otherwise_is_read_in_its_own_order():
 def test_past_a_provider_head_it_may_not_take_a_pull_reads_its_grants_own_heads(monkeypatch):
     # given: the provider's backlog head is other-language work of the highest
     # priority, more of it than a pull reads of the head
-    monkeypatch.setattr(pgcycle, "HEAD_ROWS", 3)
     process = make_process(languages=["en", "de"])
-    for n in range(pgcycle.HEAD_ROWS + 2):
-        make_item(process, reference=f"DE-{n}", language="de", priority="P1")
-    mine = make_item(process, reference="EN", language="en", priority="P4")
+    mine = head_of_others(monkeypatch, process)
     worker = agent(process, languages=["en"])
     # when
     claim = leases.work_item_claim(actor=principal(worker))
     # then: the item it may take, behind them
     assert claim is not None
     assert claim.item.pk == mine.pk
+
+
+def head_of_others(monkeypatch: Any, process: Any) -> WorkItem:
+    """A provider head (of three rows) of German work ahead of the one English item,
+    which is returned."""
+    monkeypatch.setattr(pgcycle, "HEAD_ROWS", 3)
+    for n in range(pgcycle.HEAD_ROWS + 2):
+        make_item(process, reference=f"DE-{n}", language="de", priority="P1")
+    return make_item(process, reference="EN", language="en", priority="P4")
+
+
+def test_the_head_alone_says_it_missed_and_writes_nothing(monkeypatch):
+    # given: an English agent behind a head of German work
+    process = make_process(languages=["en", "de"])
+    mine = head_of_others(monkeypatch, process)
+    worker = agent(process, languages=["en"])
+    actor = principal(worker)
+    context = leases.routing_context(actor)
+    assert context is not None
+    before = cycle_rows(mine, worker)
+    # when: the statement reads the head alone, then past it
+    lean = pgcycle.claim(actor=actor, pull=context.pull(head_only=True), now=timezone.now())
+    # then: it found nothing to take there and wrote nothing...
+    assert (lean.item, lean.decided, lean.head_missed) == (None, False, True)
+    assert cycle_rows(mine, worker) == before
+    # ...and the statement that reads past the head takes the item
+    full = pgcycle.claim(actor=actor, pull=context.pull(head_only=False), now=timezone.now())
+    assert full.item is not None
+    assert full.item.pk == mine.pk
+    assert not full.head_missed
+
+
+def test_the_head_alone_with_no_room_is_an_answer_not_a_miss():
+    # given: a worker with room for one item, holding it
+    process = make_process(wrap_up_seconds=0)
+    worker = agent(process, channels={"email": 1})
+    make_item(process, reference="HELD")
+    make_item(process, reference="WAITING")
+    actor = principal(worker)
+    assert leases.work_item_claim(actor=actor) is not None
+    context = leases.routing_context(actor)
+    assert context is not None
+    # when
+    lean = pgcycle.claim(actor=actor, pull=context.pull(head_only=True), now=timezone.now())
+    # then: nothing anywhere, decided at once (no statement reads past the head)
+    assert (lean.item, lean.decided, lean.head_missed) == (None, True, False)
+
+
+def test_after_a_miss_the_next_pulls_read_past_the_head_then_the_head_again(monkeypatch):
+    # given: an English agent behind a head of German work, with more of its own
+    process = make_process(languages=["en", "de"])
+    first = head_of_others(monkeypatch, process)
+    for n in range(leases.PULLS_PAST_THE_HEAD + 1):
+        make_item(process, reference=f"EN-{n}", language="en", priority="P4")
+    worker = agent(process, languages=["en"], channels={"email": 99})
+    actor = principal(worker)
+    reads: list[bool] = []
+    claim = pgcycle.claim
+
+    def recorded(**kwargs: Any) -> pgcycle.ClaimOutcome:
+        reads.append(kwargs["pull"].head_only)
+        return claim(**kwargs)
+
+    monkeypatch.setattr(pgcycle, "claim", recorded)
+    # when: it pulls PULLS_PAST_THE_HEAD + 2 times
+    taken = [leases.work_item_claim(actor=actor) for _ in range(leases.PULLS_PAST_THE_HEAD + 2)]
+    # then: every pull took an item, the first the best
+    assert all(c is not None for c in taken)
+    assert taken[0] is not None
+    assert taken[0].item.pk == first.pk
+    # and: the first pull missed the head and read past it; the next ones read past
+    # it at once; then the head alone is tried again (and, still German, missed)
+    past = [False] * leases.PULLS_PAST_THE_HEAD
+    assert reads == [True, False, *past, True, False]
 
 
 def test_from_the_provider_head_a_pull_takes_the_best_item_it_may_take(monkeypatch):
