@@ -21,9 +21,16 @@ BENCH_DATABASE_URL and migrates it first):
    `peer_per_s`; `ratio_vs_peer` = cycles_per_s / peer_per_s. The peer runs
    without procrastinate's Python worker loop: that makes it faster, not slower.
 
-3. Over HTTP: HTTP_CLIENTS clients, each an agent with its own API key, against
+3. The issue's yardstick, "a minimal ORM claim manages about 300/s here": the same
+   threads on a world of their own, each looping a claim alone through Django's
+   ORM (orm_claim_for): `orm_claims_per_s`, whether the machine is as quick as
+   when the issue's figures were written.
+4. Over HTTP: HTTP_CLIENTS clients, each an agent with its own API key, against
    gunicorn as the README's production section runs it, timed after WARM_UP_CYCLES
-   each; `--http-clients 0` skips it (its keys are then null).
+   each: `http_cycles_per_s`, `http_p50_ms`, `http_p99_ms` (per request); then the
+   same clients looping complete-and-next: `http_fused_cycles_per_s`,
+   `http_fused_p50_ms`, `http_fused_p99_ms`. `--http-clients 0` skips both (their
+   keys are then null).
 
 Usage: `offload bench routing [--items N] [--threads N] [--seconds S]
 [--http-clients N] [--http-seconds S]`. The last line is one JSON object;
@@ -283,8 +290,17 @@ def gunicorn_start(log: Path) -> tuple[subprocess.Popen[bytes], int]:
     return process, port
 
 
-def bench_http(keys: list[str], seconds: float) -> tuple[float, float]:
-    """Each client: POST /work/next then POST /items/{id}/complete, over keep-alive."""
+@dataclass
+class HttpFigures:
+    cycles_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+def bench_http(keys: list[str], seconds: float, fused: bool = False) -> HttpFigures:
+    """Each client: POST /work/next then POST /items/{id}/complete, over keep-alive;
+    `fused`: POST /work/{id}/complete-and-next with the item it holds (a first pull,
+    then the item each answer hands it). Latencies are per request."""
     process, port = gunicorn_start(Path(tempfile.gettempdir()) / "offload-bench-leases.log")
     latencies: list[float] = []
     cycles = [0] * len(keys)
@@ -296,6 +312,7 @@ def bench_http(keys: list[str], seconds: float) -> tuple[float, float]:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Bearer {keys[n]}", "Content-Type": "application/json"}
         mine: list[float] = []
+        held: list[int] = []  # the item a fused cycle completes
 
         def post(path: str, body: bytes, timed: bool) -> tuple[int, bytes]:
             t0 = time.perf_counter()
@@ -306,14 +323,30 @@ def bench_http(keys: list[str], seconds: float) -> tuple[float, float]:
                 mine.append(time.perf_counter() - t0)
             return response.status, data
 
-        def cycle(timed: bool) -> bool:
+        def pull(timed: bool) -> int | None:
             status, data = post("/api/v1/work/next", b"{}", timed)
-            if status != 200:
+            return int(json.loads(data)["item"]["id"]) if status == 200 else None
+
+        def cycle(timed: bool) -> bool:
+            if fused:
+                if not held:
+                    return False
+                status, data = post(
+                    f"/api/v1/work/{held.pop()}/complete-and-next", b'{"outcome":"resolved"}', timed
+                )
+                handed = json.loads(data)["next"] if status == 200 else None
+                if handed is not None:
+                    held.append(int(handed["item"]["id"]))
+                return status == 200
+            item_id = pull(timed)
+            if item_id is None:
                 return False
-            item_id = json.loads(data)["item"]["id"]
             done, _ = post(f"/api/v1/items/{item_id}/complete", b'{"outcome":"resolved"}', timed)
             return done == 200
 
+        if fused:
+            first = pull(timed=False)
+            held.extend([] if first is None else [first])
         for _ in range(WARM_UP_CYCLES):
             cycle(timed=False)
         # The server closes a connection idle past its keep-alive while the others
@@ -339,8 +372,8 @@ def bench_http(keys: list[str], seconds: float) -> tuple[float, float]:
     finally:
         process.terminate()
         process.wait(timeout=20)
-    p99 = statistics.quantiles(latencies, n=100)[98] * 1000 if len(latencies) > 100 else 0.0
-    return sum(cycles) / elapsed, p99
+    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [0.0] * 99
+    return HttpFigures(sum(cycles) / elapsed, cuts[49] * 1000, cuts[98] * 1000)
 
 
 def bench_peer(jobs: int, threads: int, seconds: float) -> float:
@@ -393,22 +426,17 @@ def bench_peer(jobs: int, threads: int, seconds: float) -> float:
             conn.close()
 
 
-def orm_cycle_for(world: World) -> Callable[[int], Callable[[], bool]]:
-    """The issue's yardstick, "a minimal ORM claim" (about 300 cycles/s where the
-    issue was written): each of the world's workers pulls with Django's ORM (the
-    best queued item of its processes' queues in one of its languages, locked with
-    SKIP LOCKED), leases it and writes its event, then completes it, ends the lease
-    and writes that event; one transaction each. No capacity, clocks, webhooks,
-    routing policy or fallback: it does less than a cycle of ours, so it flatters
-    itself, not us. Run in the same process as ours, it tells how quick the machine
-    is now (`orm_cycles_per_s`)."""
-    from datetime import timedelta
-
+def orm_claim_for(world: World) -> Callable[[int], Callable[[], bool]]:
+    """The issue's yardstick, "a minimal ORM claim manages about 300/s here": each of
+    the world's workers takes, in a transaction with Django's ORM, the best queued
+    item of its processes' queues in one of its languages (`select_for_update` with
+    SKIP LOCKED) and marks it assigned to itself. A claim alone: no lease, event,
+    capacity, completion or routing policy. Run in the same process as ours, it says
+    whether the machine is as quick now as when the issue's figures were written
+    (`orm_claims_per_s`)."""
     from django.db import transaction
-    from django.db.models import Max
-    from django.utils import timezone
 
-    from offload.work.models import Assignment, Queue, WorkItem, WorkItemEvent
+    from offload.work.models import Queue, WorkItem
     from offload.workers.models import Worker
 
     def cycle_for(n: int) -> Callable[[], bool]:
@@ -417,20 +445,7 @@ def orm_cycle_for(world: World) -> Callable[[int], Callable[[], bool]]:
             Queue.objects.filter(process__in=worker.processes.all()).values_list("id", flat=True)
         )
 
-        def event(item: WorkItem, type_: str) -> None:
-            seq = WorkItemEvent.objects.filter(item=item).aggregate(last=Max("seq"))["last"]
-            WorkItemEvent.objects.create(
-                item=item,
-                client_id=item.client_id,
-                provider_id=item.provider_id,
-                seq=(seq or 0) + 1,
-                type=type_,
-                at=timezone.now(),
-                actor_user=worker.user,
-                actor_label=worker.user.username,
-            )
-
-        def cycle() -> bool:
+        def claim() -> bool:
             with transaction.atomic():
                 item = (
                     WorkItem.objects.select_for_update(skip_locked=True)
@@ -444,29 +459,11 @@ def orm_cycle_for(world: World) -> Callable[[int], Callable[[], bool]]:
                 )
                 if item is None:
                     return False
-                now = timezone.now()
                 item.status, item.assignee = "assigned", worker.user
                 item.save(update_fields=["status", "assignee", "updated_at"])
-                lease = Assignment.objects.create(
-                    item=item,
-                    worker=worker,
-                    client_id=item.client_id,
-                    provider_id=item.provider_id,
-                    assigned_at=now,
-                    lease_expires_at=now + timedelta(minutes=5),
-                    how="pull",
-                )
-                event(item, "assigned")
-            with transaction.atomic():
-                now = timezone.now()
-                item.status, item.outcome, item.completed_at = "completed", "resolved", now
-                item.save(update_fields=["status", "outcome", "completed_at", "updated_at"])
-                lease.ended_at, lease.end_reason = now, "completed"
-                lease.save(update_fields=["ended_at", "end_reason", "updated_at"])
-                event(item, "completed")
             return True
 
-        return cycle
+        return claim
 
     return cycle_for
 
@@ -549,14 +546,22 @@ def main(argv: list[str] | None = None) -> None:
     print(f"procrastinate: {peer:,.0f} claim+finish/s")
     orm_world = world_create(f"{run}o", args.items, args.threads)
     settle()
-    orm_per_s = timed(args.threads, args.seconds, orm_cycle_for(orm_world))
-    print(f"minimal ORM claim: {orm_per_s:,.0f} cycles/s")
-    http_rate: float | None = None
-    http_p99: float | None = None
+    orm_per_s = timed(args.threads, args.seconds, orm_claim_for(orm_world))
+    print(f"minimal ORM claim: {orm_per_s:,.0f} claims/s")
+    http: HttpFigures | None = None
+    http_fused: HttpFigures | None = None
     if args.http_clients > 0:
         keys = http_keys(world, args.http_clients)
-        http_rate, http_p99 = bench_http(keys, args.http_seconds)
-        print(f"http: {http_rate:,.0f} cycles/s, p99 {http_p99:.1f} ms per request")
+        http = bench_http(keys, args.http_seconds)
+        print(
+            f"http: {http.cycles_per_s:,.0f} cycles/s, "
+            f"p50 {http.p50_ms:.1f}, p99 {http.p99_ms:.1f} ms per request"
+        )
+        http_fused = bench_http(keys, args.http_seconds, fused=True)
+        print(
+            f"http complete-and-next: {http_fused.cycles_per_s:,.0f} cycles/s, "
+            f"p50 {http_fused.p50_ms:.1f}, p99 {http_fused.p99_ms:.1f} ms per request"
+        )
     figures = {
         "bench": "routing",
         "items": len(world.item_ids),
@@ -569,10 +574,16 @@ def main(argv: list[str] | None = None) -> None:
         "fused_cycles_per_s": round(fused_per_s, 1),
         "fused_ratio_vs_peer": round(fused_per_s / peer, 3) if peer else None,
         "fused_p99_ms": round(fused_p99, 2),
-        "orm_cycles_per_s": round(orm_per_s, 1),
+        "orm_claims_per_s": round(orm_per_s, 1),
         "http_clients": args.http_clients,
-        "http_cycles_per_s": None if http_rate is None else round(http_rate, 1),
-        "http_p99_ms": None if http_p99 is None else round(http_p99, 2),
+        "http_cycles_per_s": None if http is None else round(http.cycles_per_s, 1),
+        "http_p50_ms": None if http is None else round(http.p50_ms, 2),
+        "http_p99_ms": None if http is None else round(http.p99_ms, 2),
+        "http_fused_cycles_per_s": None
+        if http_fused is None
+        else round(http_fused.cycles_per_s, 1),
+        "http_fused_p50_ms": None if http_fused is None else round(http_fused.p50_ms, 2),
+        "http_fused_p99_ms": None if http_fused is None else round(http_fused.p99_ms, 2),
     }
     print(json.dumps(figures))
 
