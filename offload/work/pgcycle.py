@@ -95,7 +95,7 @@ open_grants AS (
 ),
 {picking}
 clocked AS (
-    SELECT EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id IN (SELECT id FROM picked))
+    SELECT EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id = (SELECT id FROM picked))
         AS yes
 ),"""
 
@@ -519,7 +519,7 @@ cur AS (
     {item}
 ),
 done_clocked AS (
-    SELECT EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id IN (SELECT id FROM cur)) AS yes
+    SELECT EXISTS (SELECT 1 FROM work_slaclock c WHERE c.item_id = (SELECT id FROM cur)) AS yes
 ),
 held AS (
     SELECT a.id, a.worker_id, w.kind FROM work_assignment a
