@@ -265,6 +265,11 @@ def forecast_generate(*, forecast_id: int, now: datetime | None = None) -> Forec
         forecast.status = ForecastStatus.RUNNING
         forecast.attempts += 1
         forecast.save(update_fields=["status", "attempts", "updated_at"])
+    # This attempt's writes land only while the forecast is still its own: one whose
+    # worker was taken for dead and queued again belongs to the later attempt.
+    mine = Forecast.objects.filter(
+        pk=forecast_id, status=ForecastStatus.RUNNING, attempts=forecast.attempts
+    )
     try:
         history_end = min(forecast.start, forecasting.interval_floor(now))
         first, volume, aht = _history(
@@ -276,6 +281,9 @@ def forecast_generate(*, forecast_id: int, now: datetime | None = None) -> Forec
         aht_fc = forecasting.forecast_series(aht, steps)
         starts = forecasting.interval_starts(forecast.start, forecast.end)
         with transaction.atomic():
+            if not mine.select_for_update().exists():
+                forecast.refresh_from_db()
+                return forecast
             ForecastInterval.objects.filter(forecast=forecast).delete()
             ForecastInterval.objects.bulk_create(
                 [
@@ -291,7 +299,7 @@ def forecast_generate(*, forecast_id: int, now: datetime | None = None) -> Forec
                     for i, at in enumerate(starts)
                 ]
             )
-            Forecast.objects.filter(pk=forecast.pk).update(
+            mine.update(
                 status=ForecastStatus.READY,
                 error="",
                 volume_model=volume_fc.model,
@@ -306,7 +314,7 @@ def forecast_generate(*, forecast_id: int, now: datetime | None = None) -> Forec
             )
     except Exception as exc:
         logger.exception("forecast %s failed", forecast_id)
-        Forecast.objects.filter(pk=forecast_id).update(
+        mine.update(
             status=ForecastStatus.FAILED,
             error=TASK_FAILED.format(error=exc)[:2000],
             updated_at=timezone.now(),

@@ -299,14 +299,20 @@ def schedule_problem(schedule: Schedule, options: scheduling.SolverOptions) -> s
     )
 
 
-def schedule_solve(*, schedule: Schedule, options: scheduling.SolverOptions) -> Schedule:
-    """Run the solver for a schedule and store its shifts and totals (the task's work)."""
+def schedule_solve(
+    *, schedule: Schedule, options: scheduling.SolverOptions, attempt: int | None = None
+) -> Schedule:
+    """Run the solver for a schedule and store its shifts and totals (the task's work).
+    `attempt`: the solve the task claimed; its result lands only while the schedule
+    is still running that attempt (one whose worker was taken for dead and queued
+    again belongs to the later attempt)."""
+    mine = Schedule.objects.filter(pk=schedule.pk)
+    if attempt is not None:
+        mine = mine.filter(solve_state=SolveState.RUNNING, attempts=attempt)
     try:
         result = scheduling.solve(schedule_problem(schedule, options))
     except (ValueError, ZoneInfoNotFoundError) as exc:
-        Schedule.objects.filter(pk=schedule.pk).update(
-            solve_state=SolveState.FAILED, solve_error=str(exc)
-        )
+        mine.update(solve_state=SolveState.FAILED, solve_error=str(exc))
         schedule.refresh_from_db()
         return schedule
     templates = set(
@@ -328,6 +334,9 @@ def schedule_solve(*, schedule: Schedule, options: scheduling.SolverOptions) -> 
         for _ in range(shift.count)
     ]
     with transaction.atomic():
+        if not mine.select_for_update().exists():
+            schedule.refresh_from_db()
+            return schedule
         ScheduledShift.objects.filter(schedule=schedule).delete()
         ScheduledShift.objects.bulk_create(rows, batch_size=1000)
         schedule.solve_state = SolveState.SOLVED

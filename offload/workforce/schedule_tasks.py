@@ -27,7 +27,9 @@ def schedule_solve_task(
     options = scheduling.SolverOptions(
         num_workers=num_workers, random_seed=random_seed, time_limit_s=time_limit_s
     )
-    schedule = schedule_services.schedule_solve(schedule=schedule, options=options)
+    schedule = schedule_services.schedule_solve(
+        schedule=schedule, options=options, attempt=schedule.attempts
+    )
     return {
         "schedule_id": schedule_id,
         "state": schedule.solve_state,

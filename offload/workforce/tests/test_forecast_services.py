@@ -153,6 +153,25 @@ def test_a_forecast_whose_worker_died_is_generated_again_then_failed_after_three
     assert forecast_sweep.forecasts_recover(datetime.now(UTC)) == 0
 
 
+def test_a_slow_attempt_taken_for_dead_does_not_write_over_the_next_one(shop, monkeypatch):
+    # given: a forecast whose generation, while it fits its models, is taken for dead
+    # and claimed by a second attempt
+    forecast = make_forecast(shop["process"], MONDAY, [1.0] * 48, status="queued")
+    forecast.intervals.all().delete()
+    fit = forecasting.forecast_series
+
+    def taken_over(history: Any, horizon: int) -> Any:
+        Forecast.objects.filter(pk=forecast.pk).update(status="running", attempts=2)
+        return fit(history, horizon)
+
+    monkeypatch.setattr(forecasting, "forecast_series", taken_over)
+    # when: the first attempt finishes
+    done = services.forecast_generate(forecast_id=forecast.pk)
+    # then: it wrote nothing; the forecast is the second attempt's, still running
+    assert (done.status, done.attempts) == ("running", 2)
+    assert not done.intervals.exists()
+
+
 def test_the_horizon_is_midnight_to_midnight_in_the_providers_zone(shop):
     # given
     provider = shop["provider"]

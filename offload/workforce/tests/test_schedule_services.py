@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -20,6 +21,7 @@ from offload.workforce import (
     schedule_services,
     schedule_sweep,
     schedule_tasks,
+    scheduling,
 )
 from offload.workforce.models import (
     AgentContract,
@@ -79,6 +81,29 @@ def test_a_task_for_a_schedule_another_task_took_does_nothing():
     outcome = schedule_tasks.schedule_solve_task.call(schedule.pk, 1, 1, 5.0)
     # then it skips it
     assert outcome == {"schedule_id": schedule.pk, "skipped": True}
+
+
+def test_a_slow_solve_taken_for_dead_does_not_write_over_the_next_one(monkeypatch):
+    # given: a queued schedule whose solve, while it runs, is taken for dead and
+    # claimed by a second attempt
+    schedule = make_schedule(make_floor(), agents=2)
+    Schedule.objects.filter(pk=schedule.pk).update(
+        solve_state=SolveState.QUEUED, attempts=0, shift_count=0
+    )
+    ScheduledShift.objects.filter(schedule=schedule).delete()
+    solve = scheduling.solve
+
+    def taken_over(problem: Any) -> Any:
+        Schedule.objects.filter(pk=schedule.pk).update(attempts=2)
+        return solve(problem)
+
+    monkeypatch.setattr(scheduling, "solve", taken_over)
+    # when: the first attempt's task finishes
+    schedule_tasks.schedule_solve_task.call(schedule.pk, 1, 1, 5.0)
+    # then: it wrote nothing; the schedule is the second attempt's, still running
+    schedule.refresh_from_db()
+    assert (schedule.solve_state, schedule.attempts, schedule.shift_count) == ("running", 2, 0)
+    assert not ScheduledShift.objects.filter(schedule=schedule).exists()
 
 
 def test_generate_solves_in_the_task_and_stores_shifts_and_totals():
