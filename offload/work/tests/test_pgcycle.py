@@ -241,15 +241,22 @@ def test_an_unavailable_worker_still_gets_its_409():
         leases.work_item_claim(actor=actor)
 
 
-def test_capacity_is_read_fresh_not_kept():
-    # given: a worker with room for one item, holding one (no wrap-up after it)
+def holding_its_only_room() -> tuple[Principal, leases.Claim]:
+    """A worker with room for one item (no wrap-up after it), holding one while
+    another waits."""
     process = make_process(wrap_up_seconds=0)
     worker = agent(process, channels={"email": 1})
-    make_item(process, reference="A")
-    make_item(process, reference="B")
+    make_item(process, reference="HELD")
+    make_item(process, reference="WAITING")
     actor = principal(worker)
     held = leases.work_item_claim(actor=actor)
     assert held is not None
+    return actor, held
+
+
+def test_capacity_is_read_fresh_not_kept():
+    # given: a worker with room for one item, holding one (no wrap-up after it)
+    actor, held = holding_its_only_room()
     # when: it is full / then: nothing more
     assert leases.work_item_claim(actor=actor) is None
     # when: it completes / then: room again
@@ -343,12 +350,7 @@ def test_the_head_alone_says_it_missed_and_writes_nothing(monkeypatch):
 
 def test_the_head_alone_with_no_room_is_an_answer_not_a_miss():
     # given: a worker with room for one item, holding it
-    process = make_process(wrap_up_seconds=0)
-    worker = agent(process, channels={"email": 1})
-    make_item(process, reference="HELD")
-    make_item(process, reference="WAITING")
-    actor = principal(worker)
-    assert leases.work_item_claim(actor=actor) is not None
+    actor, _ = holding_its_only_room()
     context = leases.routing_context(actor)
     assert context is not None
     # when
