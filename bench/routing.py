@@ -297,6 +297,17 @@ class HttpFigures:
     p99_ms: float
 
 
+def http_figures(prefix: str, figures: HttpFigures | None) -> dict[str, float | None]:
+    """The last line's keys of one HTTP phase; null when it did not run."""
+    if figures is None:
+        return {f"{prefix}_{key}": None for key in ("cycles_per_s", "p50_ms", "p99_ms")}
+    return {
+        f"{prefix}_cycles_per_s": round(figures.cycles_per_s, 1),
+        f"{prefix}_p50_ms": round(figures.p50_ms, 2),
+        f"{prefix}_p99_ms": round(figures.p99_ms, 2),
+    }
+
+
 def bench_http(keys: list[str], seconds: float, fused: bool = False) -> HttpFigures:
     """Each client: POST /work/next then POST /items/{id}/complete, over keep-alive;
     `fused`: POST /work/{id}/complete-and-next with the item it holds (a first pull,
@@ -312,7 +323,7 @@ def bench_http(keys: list[str], seconds: float, fused: bool = False) -> HttpFigu
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"Bearer {keys[n]}", "Content-Type": "application/json"}
         mine: list[float] = []
-        held: list[int] = []  # the item a fused cycle completes
+        held: int | None = None  # the item a fused cycle completes
 
         def post(path: str, body: bytes, timed: bool) -> tuple[int, bytes]:
             t0 = time.perf_counter()
@@ -328,15 +339,15 @@ def bench_http(keys: list[str], seconds: float, fused: bool = False) -> HttpFigu
             return int(json.loads(data)["item"]["id"]) if status == 200 else None
 
         def cycle(timed: bool) -> bool:
+            nonlocal held
             if fused:
-                if not held:
+                if held is None:
                     return False
                 status, data = post(
-                    f"/api/v1/work/{held.pop()}/complete-and-next", b'{"outcome":"resolved"}', timed
+                    f"/api/v1/work/{held}/complete-and-next", b'{"outcome":"resolved"}', timed
                 )
                 handed = json.loads(data)["next"] if status == 200 else None
-                if handed is not None:
-                    held.append(int(handed["item"]["id"]))
+                held = None if handed is None else int(handed["item"]["id"])
                 return status == 200
             item_id = pull(timed)
             if item_id is None:
@@ -345,8 +356,7 @@ def bench_http(keys: list[str], seconds: float, fused: bool = False) -> HttpFigu
             return done == 200
 
         if fused:
-            first = pull(timed=False)
-            held.extend([] if first is None else [first])
+            held = pull(timed=False)
         for _ in range(WARM_UP_CYCLES):
             cycle(timed=False)
         # The server closes a connection idle past its keep-alive while the others
@@ -576,14 +586,8 @@ def main(argv: list[str] | None = None) -> None:
         "fused_p99_ms": round(fused_p99, 2),
         "orm_claims_per_s": round(orm_per_s, 1),
         "http_clients": args.http_clients,
-        "http_cycles_per_s": None if http is None else round(http.cycles_per_s, 1),
-        "http_p50_ms": None if http is None else round(http.p50_ms, 2),
-        "http_p99_ms": None if http is None else round(http.p99_ms, 2),
-        "http_fused_cycles_per_s": None
-        if http_fused is None
-        else round(http_fused.cycles_per_s, 1),
-        "http_fused_p50_ms": None if http_fused is None else round(http_fused.p50_ms, 2),
-        "http_fused_p99_ms": None if http_fused is None else round(http_fused.p99_ms, 2),
+        **http_figures("http", http),
+        **http_figures("http_fused", http_fused),
     }
     print(json.dumps(figures))
 

@@ -162,10 +162,9 @@ def statements_cycle(world: World, n: int) -> Callable[[], bool]:
     assert context is not None
     assert not context.clocked
 
-    pull = context.pull()
-
     def cycle() -> bool:
-        got = pgcycle.claim(actor=actor, pull=pull, now=datetime.now(UTC), alone=True)
+        # As a pull runs them: the head alone first, past it after a miss.
+        got = leases.claim_statement(actor, context, context.pull(), datetime.now(UTC), alone=True)
         if got.item is None:
             return False
         done = pgcycle.complete(

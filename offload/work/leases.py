@@ -169,7 +169,8 @@ class HeadHint:
     def __init__(self) -> None:
         self.pulls_past_the_head = 0
 
-    def head_alone(self) -> bool:
+    def next_reads_head_alone(self) -> bool:
+        """Whether the next pull reads the head alone; it counts as that pull."""
         if self.pulls_past_the_head > 0:
             self.pulls_past_the_head -= 1
             return False
@@ -221,7 +222,7 @@ class RoutingContext:
             arrays=self.arrays if arrays is None else arrays,
             ordering=ordering,
             per_grant=per_grant,
-            head_only=self.head.head_alone() if head_only is None else head_only,
+            head_only=self.head.next_reads_head_alone() if head_only is None else head_only,
         )
 
 
@@ -416,13 +417,29 @@ def _claim_sql(
     arrays = (
         context.arrays if queue is None else pgcycle.grant_arrays(grants, context.queue_channels)
     )
-    pull = context.pull(arrays, _ordering(queue), per_grant)
-    got = pgcycle.claim(actor=actor, pull=pull, now=now, alone=alone)
-    if got.head_missed:
-        context.head.missed()
-        got = pgcycle.claim(actor=actor, pull=replace(pull, head_only=False), now=now, alone=alone)
+    got = claim_statement(
+        actor, context, context.pull(arrays, _ordering(queue), per_grant), now, alone=alone
+    )
     claimed_clocks_follow(got, now)
     return got
+
+
+def claim_statement(
+    actor: Principal,
+    context: RoutingContext,
+    pull: pgcycle.Pull,
+    now: datetime,
+    *,
+    alone: bool = False,
+) -> pgcycle.ClaimOutcome:
+    """pgcycle's claim statement for `pull`; when it read the head alone and found
+    nothing there, the one that reads past the head, and the context's hint notes
+    the miss."""
+    got = pgcycle.claim(actor=actor, pull=pull, now=now, alone=alone)
+    if not got.head_missed:
+        return got
+    context.head.missed()
+    return pgcycle.claim(actor=actor, pull=replace(pull, head_only=False), now=now, alone=alone)
 
 
 def claimed_clocks_follow(got: pgcycle.ClaimOutcome, now: datetime) -> None:

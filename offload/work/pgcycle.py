@@ -469,11 +469,14 @@ def _claim_reads(
     )
     if ordering == _PROVIDER_ORDER:
         lock_head = _LOCK_SQL.format(source="head_cand", ordering=order)
-        rest = (_HEAD_ONLY_SQL if head_only else _PAST_THE_HEAD_SQL).format(
-            lock_head=lock_head,
-            grant_heads=grant_heads(when="NOT EXISTS (SELECT 1 FROM picked_head)"),
-            lock_rest=_LOCK_SQL.format(source="cand", ordering=order),
-        )
+        if head_only:
+            rest = _HEAD_ONLY_SQL.format(lock_head=lock_head)
+        else:
+            rest = _PAST_THE_HEAD_SQL.format(
+                lock_head=lock_head,
+                grant_heads=grant_heads(when="NOT EXISTS (SELECT 1 FROM picked_head)"),
+                lock_rest=_LOCK_SQL.format(source="cand", ordering=order),
+            )
         picking = _PROVIDER_HEAD_SQL.format(
             ordering=order,
             slot_columns=", ".join(f"g.{name}" for name in slot_names),
@@ -503,7 +506,7 @@ def _claim_writes(after: str) -> str:
 def _claimed_columns(ordering: tuple[str, ...], head_only: bool) -> str:
     """_CLAIMED's columns; `gate_candidates` counts the candidates read, or, of the
     head alone, the grants still open past it (none: nothing to look further for)."""
-    if ordering == _PROVIDER_ORDER and head_only:
+    if head_only:  # only ever in the provider's order (Pull.reads_head_alone)
         candidates = "(SELECT count(*) FROM open_grants)"
     elif ordering == _PROVIDER_ORDER:
         candidates = "((SELECT count(*) FROM head_cand) + (SELECT count(*) FROM cand))"

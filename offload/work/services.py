@@ -444,21 +444,14 @@ def work_item_complete_and_claim(
                 context.head.missed()
     if done is None:
         # A 404 before any other answer, as for every item action; then a 403 for a
-        # caller that could never pull, before anything is written.
+        # caller that could never pull, before anything is written. The general path
+        # then: the one statement ruled the holder's common case out, or could not
+        # run, and so could not the complete statement.
         item = visibility.get_visible(actor, WorkItem.objects.all(), pk=item_id)
         leases.worker_of(actor)
         if data is None:
-            done = work_item_complete(
-                actor=actor,
-                item=item,
-                outcome=outcome,
-                result=result,
-                handle_seconds=handle_seconds,
-            )
-        else:
-            # The one statement found this is not the holder's common case: the
-            # complete statement would find the same.
-            done = _complete(actor, item, outcome, result or {}, data)
+            data = _completion_checked(actor, outcome, result, handle_seconds)
+        done = _complete(actor, item, outcome, result or {}, data)
     try:
         return done, leases.work_item_claim(actor=actor)
     except (errors.Conflict, errors.PermissionDenied):

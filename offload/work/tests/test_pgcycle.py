@@ -305,6 +305,15 @@ def test_a_queue_ordered_otherwise_is_read_in_its_own_order():
     assert claim.item.pk == oldest.pk
 
 
+def head_of_others(monkeypatch: Any, process: Any) -> WorkItem:
+    """A provider head (of three rows) of German work ahead of the one English item,
+    which is returned."""
+    monkeypatch.setattr(pgcycle, "HEAD_ROWS", 3)
+    for n in range(pgcycle.HEAD_ROWS + 2):
+        make_item(process, reference=f"DE-{n}", language="de", priority="P1")
+    return make_item(process, reference="EN", language="en", priority="P4")
+
+
 def test_past_a_provider_head_it_may_not_take_a_pull_reads_its_grants_own_heads(monkeypatch):
     # given: the provider's backlog head is other-language work of the highest
     # priority, more of it than a pull reads of the head
@@ -316,15 +325,6 @@ def test_past_a_provider_head_it_may_not_take_a_pull_reads_its_grants_own_heads(
     # then: the item it may take, behind them
     assert claim is not None
     assert claim.item.pk == mine.pk
-
-
-def head_of_others(monkeypatch: Any, process: Any) -> WorkItem:
-    """A provider head (of three rows) of German work ahead of the one English item,
-    which is returned."""
-    monkeypatch.setattr(pgcycle, "HEAD_ROWS", 3)
-    for n in range(pgcycle.HEAD_ROWS + 2):
-        make_item(process, reference=f"DE-{n}", language="de", priority="P1")
-    return make_item(process, reference="EN", language="en", priority="P4")
 
 
 def test_the_head_alone_says_it_missed_and_writes_nothing(monkeypatch):
