@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 # psycopg prepares a statement after this many runs unless asked at once: never.
@@ -67,13 +67,16 @@ def fetch(statement: Statement, params: Mapping[str, Any]) -> list[dict[str, Any
 def rows(statement: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Run a statement prepared on the server; its rows as tuples. Elsewhere (SQLite)
     there is nothing to prepare: it runs as written."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as plain:
+    # The connection looked up once: each use of the `connection` proxy is a
+    # thread-local lookup, and this runs twice a pull -> complete cycle.
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        with db.cursor() as plain:
             plain.execute(statement.source, params)
             return [tuple(row) for row in plain.fetchall()]
-    connection.ensure_connection()
+    db.ensure_connection()
     values = [params[name] for name in statement.names]
-    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+    with db.wrap_database_errors, psycopg.RawCursor(db.connection) as cursor:
         cursor.execute(statement.sql, values, prepare=True)
         if not statement.columns:
             assert cursor.description is not None

@@ -264,6 +264,36 @@ def test_capacity_is_read_fresh_not_kept():
     assert leases.work_item_claim(actor=actor) is not None
 
 
+def as_read(instance: Any) -> dict[str, Any]:
+    """Every field of a model instance, as its attribute holds it."""
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_the_statements_answer_with_the_rows_as_the_orm_reads_them():
+    # given: a worker and an item with a payload (a JSON column to convert)
+    process = make_process(wrap_up_seconds=0)
+    worker = agent(process)
+    make_item(process, reference="JSON", payload={"amount": 12, "lines": [1, 2]})
+    actor = principal(worker)
+    # when: it pulls
+    claim = leases.work_item_claim(actor=actor)
+    assert claim is not None
+    # then: the item and lease are what the ORM reads back, every field loaded
+    assert claim.item.get_deferred_fields() == claim.assignment.get_deferred_fields() == set()
+    assert as_read(claim.item) == as_read(WorkItem.objects.get(pk=claim.item.pk))
+    assert as_read(claim.assignment) == as_read(Assignment.objects.get(pk=claim.assignment.pk))
+    assert claim.item.payload == {"amount": 12, "lines": [1, 2]}
+    # when: it completes / then: the same, and both are saved rows, not new ones
+    done = services.work_item_complete(actor=actor, item=claim.item, outcome="resolved")
+    assert done.get_deferred_fields() == set()
+    assert as_read(done) == as_read(WorkItem.objects.get(pk=done.pk))
+    assert not done._state.adding and not claim.assignment._state.adding
+    # and: they save as loaded rows do (an update, not an insert)
+    done.subject = "Saved"
+    done.save(update_fields=["subject"])
+    assert WorkItem.objects.get(pk=done.pk).subject == "Saved"
+
+
 def test_a_supervisor_completing_takes_the_general_path_and_is_recorded_as_such():
     # given: an item held by an agent
     process = make_process()
