@@ -63,6 +63,15 @@ def test_each_request_gets_its_own_instances():
     assert again is not None
     assert again.organisation.name == org.name
     assert again.organisation is not first.organisation
+    # and: each copy is the stored row, loaded (a save is an update), with a
+    # related-rows cache of its own
+    assert again.api_key is not None and first.api_key is not None
+    assert again.api_key is not first.api_key
+    assert again.api_key._state.fields_cache is not first.api_key._state.fields_cache
+    stored = type(again.api_key).objects.get(pk=again.api_key.pk)
+    fields = [f.attname for f in stored._meta.concrete_fields if f.name != "last_used_at"]
+    assert [getattr(again.api_key, f) for f in fields] == [getattr(stored, f) for f in fields]
+    assert not again.api_key._state.adding
 
 
 def test_a_revocation_is_seen_on_the_next_request():
