@@ -65,7 +65,8 @@ def test_each_request_gets_its_own_instances():
     assert again.organisation is not first.organisation
     # and: each copy is the stored row, loaded (a save is an update), with a
     # related-rows cache of its own
-    assert again.api_key is not None and first.api_key is not None
+    assert again.api_key is not None
+    assert first.api_key is not None
     assert again.api_key is not first.api_key
     assert again.api_key._state.fields_cache is not first.api_key._state.fields_cache
     stored = type(again.api_key).objects.get(pk=again.api_key.pk)

@@ -287,7 +287,8 @@ def test_the_statements_answer_with_the_rows_as_the_orm_reads_them():
     done = services.work_item_complete(actor=actor, item=claim.item, outcome="resolved")
     assert done.get_deferred_fields() == set()
     assert as_read(done) == as_read(WorkItem.objects.get(pk=done.pk))
-    assert not done._state.adding and not claim.assignment._state.adding
+    assert not done._state.adding
+    assert not claim.assignment._state.adding
     # and: they save as loaded rows do (an update, not an insert)
     done.subject = "Saved"
     done.save(update_fields=["subject"])
