@@ -27,19 +27,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model
-from django.db.models.base import ModelState
 
+from offload.core import models as core_models
 from offload.core import prepared
 from offload.tenancy import visibility
 from offload.tenancy.visibility import Principal
 from offload.work.models import Assignment, RoutingVersion, WorkItem
 from offload.work.routing import ANY_LANGUAGE, Grant
-
-M = TypeVar("M", bound=Model)
 
 # The provider's backlog rows a pull reads first, in the pull's order (see
 # _PROVIDER_HEAD_SQL): enough that 32 workers racing for the same head, each
@@ -406,7 +403,7 @@ def _claimed(row: Mapping[str, Any], pull: Pull, now: datetime, alone: bool) -> 
         return ClaimOutcome(None, None, decided=bool(usable) and row["gate_candidates"] == 0)
     item = _item(row)
     # The lease as _CLAIM_WRITES inserted it.
-    lease = _loaded(
+    lease = core_models.loaded_instance(
         Assignment,
         {
             "id": row["lease_id"],
@@ -822,7 +819,7 @@ def _item(row: Mapping[str, Any]) -> WorkItem:
     """A WorkItem from its columns, converted as the ORM would, with its process's
     and queue's slugs."""
     db = connections[DEFAULT_DB_ALIAS]
-    item = _loaded(
+    item = core_models.loaded_instance(
         WorkItem,
         {
             attname: row[column] if convert is None else convert(row[column], None, db)
@@ -831,25 +828,6 @@ def _item(row: Mapping[str, Any]) -> WorkItem:
     )
     item.process_slug, item.queue_slug = row["process_slug"], row["queue_slug"]
     return item
-
-
-def _loaded(model: type[M], attributes: dict[str, Any]) -> M:
-    """An instance of `model` as read from the database, given every one of its
-    fields' attributes. What Model.from_db makes, without its per-field `setattr`
-    and `post_init` signal (these models have neither a custom __init__ nor
-    post_init receivers): building the cycle's two items and lease that way was a
-    fifth of the cycle's Python."""
-    assert attributes.keys() >= _attnames(model), "a field is missing: it would load lazily"
-    instance = model.__new__(model)
-    instance.__dict__.update(attributes)
-    instance._state = ModelState()
-    instance._state.adding, instance._state.db = False, DEFAULT_DB_ALIAS
-    return instance
-
-
-@functools.cache
-def _attnames(model: type[Model]) -> frozenset[str]:
-    return frozenset(field.attname for field in model._meta.concrete_fields)
 
 
 def _named(sql: str, values: list[Any], into: dict[str, Any]) -> str:
